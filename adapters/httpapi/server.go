@@ -1,0 +1,128 @@
+// Package httpapi is the hub's HTTP interface: feed intake for agency
+// systems and the directory queries for practitioners. Every outward answer
+// about a child passes through one Policy before it is written.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"contactpoint/app/intake"
+	"contactpoint/domain/child"
+	"contactpoint/projections/directory"
+)
+
+// Limits on intake, each with a clear error when exceeded.
+const (
+	DefaultMaxBody  = 32 << 20 // bytes in one request
+	DefaultMaxBatch = 10000    // records in one NDJSON request
+)
+
+// Policy decides what a viewer may see of a child. Every path that answers
+// about a child calls it; nil fields of the result are not shown.
+type Policy interface {
+	View(r *http.Request, v child.View) (child.View, bool)
+}
+
+// OpenPolicy shows every view as the directory holds it.
+type OpenPolicy struct{}
+
+// View implements Policy.
+func (OpenPolicy) View(_ *http.Request, v child.View) (child.View, bool) { return v, true }
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	Intake   *intake.Service
+	Store    *directory.Store
+	Policy   Policy
+	Log      *slog.Logger
+	MaxBody  int64
+	MaxBatch int
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	if s.Policy == nil {
+		s.Policy = OpenPolicy{}
+	}
+	if s.MaxBody == 0 {
+		s.MaxBody = DefaultMaxBody
+	}
+	if s.MaxBatch == 0 {
+		s.MaxBatch = DefaultMaxBatch
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/feeds/{agency}/records", s.postRecords)
+	mux.HandleFunc("GET /v1/children", s.searchChildren)
+	mux.HandleFunc("GET /v1/children/{id}", s.getChild)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return recoverer(s.Log, mux)
+}
+
+// apiError is the body of every error response.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// recoverer turns a panic into a 500 without the panic's text, which could
+// hold personal data, reaching the client or the log.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("http: handler panicked", "route", r.Pattern)
+				writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid-id", "child id must be a UUID")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	v, err := s.Store.Get(ctx, id)
+	if err == directory.ErrNotFound {
+		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
+		return
+	}
+	if err != nil {
+		s.Log.Error("get child failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the directory is unavailable; try again")
+		return
+	}
+	shown, ok := s.Policy.View(r, v)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
+		return
+	}
+	writeJSON(w, http.StatusOK, shown)
+}

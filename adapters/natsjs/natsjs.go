@@ -1,0 +1,167 @@
+// Package natsjs connects the hub to its event log: NATS JetStream, either a
+// server embedded in the process (the default) or an external cluster.
+package natsjs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and subject names. They are part of the hub's contract with
+// integrators and operators, and are documented in the README.
+const (
+	StreamFeeds      = "FEEDS"
+	StreamQuarantine = "QUARANTINE"
+	StreamChildren   = "CHILDREN"
+
+	SubjectFeeds      = "feeds.>"      // feeds.<agency>.<system>
+	SubjectQuarantine = "quarantine.>" // quarantine.<agency>.<system>
+	SubjectChildren   = "children.*"   // children.<child-uuid>
+)
+
+// Headers the hub sets on its messages.
+const (
+	HeaderReason   = "Cp-Reason"    // quarantine: JSON list of field errors
+	HeaderFormat   = "Cp-Format"    // quarantine: json, hl7v2, ctf, csv
+	HeaderChannel  = "Cp-Channel"   // quarantine: http, nats, mllp, file
+	HeaderFeedSeq  = "Cp-Feed-Seq"  // children: the FEEDS sequence a decision came from
+	HeaderEvents   = "Cp-Events"    // children: comma-separated event types in the message
+	HeaderRecordID = "Cp-Record-Id" // quarantine: the source record id, when known
+)
+
+// DedupeWindow is how long JetStream remembers a Nats-Msg-Id. Resends inside
+// it are dropped by the server; beyond it the linker's idempotence catches them.
+const DedupeWindow = 2 * time.Hour
+
+// Config says where the event log is.
+type Config struct {
+	URL     string // external server or cluster; empty embeds one
+	DataDir string // embedded server's JetStream store lives under DataDir/jetstream
+	// Listen, when set with an embedded server, opens a TCP port (host:port)
+	// so that agency systems can publish to feeds.<agency>.<system>.
+	Listen string
+}
+
+// Conn is an open event log.
+type Conn struct {
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	embedded *server.Server
+}
+
+// Open starts the embedded server (if no URL is given), connects and makes
+// sure the hub's streams exist.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
+	c := &Conn{}
+	opts := []nats.Option{nats.Name("contactpoint"), nats.MaxReconnects(-1)}
+	url := cfg.URL
+	if url == "" {
+		ns, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.embedded = ns
+		opts = append(opts, nats.InProcessServer(ns))
+		log.Info("event log: embedded JetStream", "store", filepath.Join(cfg.DataDir, "jetstream"), "listen", cfg.Listen)
+	} else {
+		log.Info("event log: external NATS", "url", redactURL(url))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("connect to NATS at %s: %w (is the server running with JetStream enabled? set --nats-url or leave it empty to embed one)", redactURL(url), err)
+	}
+	c.NC = nc
+	if c.JS, err = jetstream.New(nc); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := EnsureStreams(ctx, c.JS); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func startEmbedded(cfg Config) (*server.Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("embedded event log needs a data directory")
+	}
+	o := &server.Options{
+		ServerName: "contactpoint-embedded",
+		JetStream:  true,
+		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
+		DontListen: cfg.Listen == "",
+		NoSigs:     true,
+		NoLog:      true,
+	}
+	if cfg.Listen != "" {
+		host, port, err := splitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, err
+		}
+		o.Host, o.Port = host, port
+	}
+	ns, err := server.NewServer(o)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded NATS did not become ready in 30s")
+	}
+	return ns, nil
+}
+
+// Close drains the connection and stops an embedded server.
+func (c *Conn) Close() {
+	if c.NC != nil {
+		c.NC.Close()
+	}
+	if c.embedded != nil {
+		c.embedded.Shutdown()
+		c.embedded.WaitForShutdown()
+	}
+}
+
+// Embedded returns the in-process server, or nil with an external one.
+func (c *Conn) Embedded() *server.Server { return c.embedded }
+
+// StreamConfigs are the hub's streams. All keep everything (limits retention
+// without limits): the log is the record of what agencies said and what the
+// hub decided, and projections are rebuilt from it.
+func StreamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name: StreamFeeds, Subjects: []string{SubjectFeeds}, Storage: jetstream.FileStorage,
+			Duplicates: DedupeWindow, AllowDirect: true, Description: "Validated agency feed records",
+		},
+		{
+			Name: StreamQuarantine, Subjects: []string{SubjectQuarantine}, Storage: jetstream.FileStorage,
+			Duplicates: DedupeWindow, AllowDirect: true, Description: "Refused feed input with reasons, kept for correction",
+		},
+		{
+			Name: StreamChildren, Subjects: []string{SubjectChildren}, Storage: jetstream.FileStorage,
+			Duplicates: DedupeWindow, AllowDirect: true, Description: "One subject of domain events per child",
+		},
+	}
+}
+
+// EnsureStreams creates the hub's streams or brings their configuration up to date.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range StreamConfigs() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}

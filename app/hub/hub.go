@@ -1,0 +1,207 @@
+// Package hub assembles the running hub: event log, database, intake,
+// linker, projections and the HTTP server, each consumer supervised so that
+// a failure restarts it from its checkpoint rather than stopping the hub.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"contactpoint/adapters/httpapi"
+	"contactpoint/adapters/natsjs"
+	"contactpoint/adapters/postgres"
+	"contactpoint/app/intake"
+	"contactpoint/app/linker"
+	"contactpoint/domain/child"
+	"contactpoint/projections/directory"
+	"contactpoint/schemas"
+)
+
+// Config is everything the hub needs to start.
+type Config struct {
+	HTTPAddr    string
+	DataDir     string
+	DatabaseURL string
+	NATSURL     string
+	NATSListen  string // embedded server only: open a TCP port for agency publishers
+}
+
+// Hub is a running hub.
+type Hub struct {
+	cfg      Config
+	log      *slog.Logger
+	NATS     *natsjs.Conn
+	DB       *pgxpool.Pool
+	Intake   *intake.Service
+	Linker   *linker.Linker
+	Dir      *directory.Projection
+	Store    *directory.Store
+	HTTP     *http.Server
+	listener net.Listener
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+}
+
+// Start opens everything and starts the background consumers and the HTTP
+// server. Close stops them.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
+	h := &Hub{cfg: cfg, log: log}
+	var err error
+	if h.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if h.NATS, err = natsjs.Open(ctx, natsjs.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen}, log); err != nil {
+		h.DB.Close()
+		return nil, err
+	}
+	v, err := schemas.NewValidator(nil)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.Intake = intake.New(h.NATS.JS, v)
+	h.Linker = linker.New(h.NATS.JS, h.DB, log, nil)
+	h.Dir = directory.New(h.NATS.JS, h.DB, log, child.DefaultRules())
+	h.Store = directory.NewStore(h.DB)
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.supervise(runCtx, "linker", h.Linker.Run)
+	h.supervise(runCtx, "directory", h.Dir.Run)
+	sub, err := intake.SubscribeNATS(runCtx, h.NATS.NC, h.Intake, log)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	_ = sub
+
+	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Log: log}
+	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
+	if cfg.HTTPAddr != "" {
+		if h.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if err := h.HTTP.Serve(h.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server stopped", "err", err)
+			}
+		}()
+	}
+	return h, nil
+}
+
+// Addr is the HTTP listener's address (useful with port 0).
+func (h *Hub) Addr() string {
+	if h.listener == nil {
+		return ""
+	}
+	return h.listener.Addr().String()
+}
+
+// supervise runs fn until ctx ends, restarting it with back-off after a
+// failure; each run resumes from its checkpoint.
+func (h *Hub) supervise(ctx context.Context, name string, fn func(context.Context) error) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			err := fn(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			h.log.Error("consumer failed; restarting from its checkpoint", "consumer", name, "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			if backoff < 10*time.Second {
+				backoff *= 2
+			}
+		}
+	}()
+}
+
+// Close stops the hub: HTTP first, then consumers, then connections.
+func (h *Hub) Close() {
+	if h.HTTP != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = h.HTTP.Shutdown(sctx)
+		cancel()
+	}
+	if h.cancel != nil {
+		h.cancel()
+	}
+	h.wg.Wait()
+	if h.NATS != nil {
+		h.NATS.Close()
+	}
+	if h.DB != nil {
+		h.DB.Close()
+	}
+}
+
+// WaitProjected blocks until the directory has applied everything the
+// linker has appended for every record accepted so far: the moment a record
+// accepted at intake is visible to a search.
+func (h *Hub) WaitProjected(ctx context.Context) error {
+	for {
+		done, err := h.Caught(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Caught reports whether linker and directory have consumed everything.
+func (h *Hub) Caught(ctx context.Context) (bool, error) {
+	js := h.NATS.JS
+	fs, err := js.Stream(ctx, natsjs.StreamFeeds)
+	if err != nil {
+		return false, err
+	}
+	fi, err := fs.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	lk, err := postgres.Checkpoint(ctx, h.DB, linker.CheckpointName)
+	if err != nil {
+		return false, err
+	}
+	if lk < fi.State.LastSeq {
+		return false, nil
+	}
+	cs, err := js.Stream(ctx, natsjs.StreamChildren)
+	if err != nil {
+		return false, err
+	}
+	ci, err := cs.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	dk, err := postgres.Checkpoint(ctx, h.DB, directory.Name)
+	if err != nil {
+		return false, err
+	}
+	return dk >= ci.State.LastSeq, nil
+}

@@ -1,0 +1,139 @@
+// Command contactpoint runs the ContactPoint hub and its tools.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"contactpoint/adapters/postgres"
+	"contactpoint/app/hub"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := rootCmd().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "contactpoint:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
+	v := viper.New()
+	root := &cobra.Command{
+		Use:           "contactpoint",
+		Short:         "ContactPoint hub: one place to find a child and the practitioners working with them",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return loadConfig(v, cmd)
+		},
+	}
+	root.PersistentFlags().String("config", "", "config file (YAML, TOML or JSON); default ./contactpoint.yaml if present")
+	root.PersistentFlags().String("log-level", "info", "debug, info, warn or error")
+	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v))
+	return root
+}
+
+// hubFlags are the flags of every command that opens the hub's stores.
+func hubFlags(fs *pflag.FlagSet) {
+	fs.String("http-addr", "127.0.0.1:8080", "HTTP listen address")
+	fs.String("data-dir", "./data", "data directory (the embedded event log lives here)")
+	fs.String("database-url", postgres.DefaultURL, "PostgreSQL URL")
+	fs.String("nats-url", "", "external NATS server or cluster URL; empty embeds one")
+	fs.String("nats-listen", "", "embedded NATS only: host:port to accept agency publishers on")
+}
+
+// loadConfig layers flags over CONTACTPOINT_* environment over the config
+// file over defaults.
+func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
+	v.SetEnvPrefix("CONTACTPOINT")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if err := v.BindPFlags(cmd.Flags()); err != nil {
+		return err
+	}
+	if err := v.BindPFlags(cmd.PersistentFlags()); err != nil {
+		return err
+	}
+	if f := v.GetString("config"); f != "" {
+		v.SetConfigFile(f)
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("read config %s: %w", f, err)
+		}
+	} else {
+		v.SetConfigName("contactpoint")
+		v.AddConfigPath(".")
+		if err := v.ReadInConfig(); err != nil {
+			if _, ok := err.(viper.ConfigFileNotFoundError); !ok {
+				return fmt.Errorf("read config: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func logger(v *viper.Viper) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(v.GetString("log-level"))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+func hubConfig(v *viper.Viper) hub.Config {
+	return hub.Config{
+		HTTPAddr:    v.GetString("http-addr"),
+		DataDir:     v.GetString("data-dir"),
+		DatabaseURL: v.GetString("database-url"),
+		NATSURL:     v.GetString("nats-url"),
+		NATSListen:  v.GetString("nats-listen"),
+	}
+}
+
+func serveCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the hub: intake, linker, projections and the HTTP API",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := logger(v)
+			h, err := hub.Start(cmd.Context(), hubConfig(v), log)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			log.Info("hub listening", "http", "http://"+h.Addr())
+			<-cmd.Context().Done()
+			log.Info("shutting down")
+			return nil
+		},
+	}
+	hubFlags(cmd.Flags())
+	return cmd
+}
+
+func replayCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:       "replay directory",
+		Short:     "Drop a projection and rebuild it from the CHILDREN stream",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"directory"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "directory" {
+				return fmt.Errorf("unknown projection %q: the projections are: directory", args[0])
+			}
+			return replayDirectory(cmd.Context(), v)
+		},
+	}
+	hubFlags(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,92 @@
+// Package child holds the child aggregate: the events that make up one
+// child's history, the state rebuilt from them, and survivorship — how the
+// directory's view of a child is derived from what each source stated.
+// Events are facts as each source stated them or as the hub decided them;
+// the view is never stored as the truth.
+package child
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"contactpoint/domain/record"
+)
+
+// Event types. The names are part of the stored log: never rename one.
+const (
+	TypeRegistered = "child.registered"
+	TypeStated     = "source.stated"
+	TypeWithdrawn  = "source.withdrawn"
+)
+
+// Event is one fact in a child's history. Exactly one payload is set, as
+// named by Type.
+type Event struct {
+	Type       string      `json:"type"`
+	At         time.Time   `json:"at"`
+	Registered *Registered `json:"registered,omitempty"`
+	Stated     *Stated     `json:"stated,omitempty"`
+	Withdrawn  *Withdrawn  `json:"withdrawn,omitempty"`
+}
+
+// Registered opens a child's stream.
+type Registered struct {
+	ChildID string `json:"child_id"`
+	Reason  string `json:"reason"`
+}
+
+// Link says why a source record was joined to this child.
+type Link struct {
+	Rule  string  `json:"rule"` // source-record, nhs-number, upn, new, score, steward
+	Score float64 `json:"score,omitempty"`
+}
+
+// Stated is a source's statement of a child's basic information.
+type Stated struct {
+	Source      record.Source    `json:"source"`
+	Child       record.Child     `json:"child"`
+	Consents    []record.Consent `json:"consents,omitempty"`
+	ContentHash string           `json:"content_hash"`
+	FeedSeq     uint64           `json:"feed_seq"`
+	Link        Link             `json:"link"`
+}
+
+// Withdrawn says a source no longer holds the record (it deleted it, or the
+// child left its care); the source's facts stop contributing to the view.
+type Withdrawn struct {
+	Source  record.SourceKey `json:"source"`
+	FeedSeq uint64           `json:"feed_seq"`
+}
+
+// Batch is the unit appended to a child's subject: every event one decision
+// yields, in one message, so that they land all-or-nothing.
+type Batch struct {
+	ChildID string  `json:"child_id"`
+	Events  []Event `json:"events"`
+}
+
+// Types lists the event types in the batch, for a header that lets readers
+// filter without decoding.
+func (b Batch) Types() []string {
+	out := make([]string, len(b.Events))
+	for i, e := range b.Events {
+		out[i] = e.Type
+	}
+	return out
+}
+
+// ContentHash fingerprints what a source stated, so that a resend of the
+// same content is recognised as such however long after it arrives.
+func ContentHash(r *record.Record) string {
+	b, _ := json.Marshal(struct {
+		S string           `json:"s"`
+		O string           `json:"o"`
+		C *record.Child    `json:"c"`
+		K []record.Consent `json:"k"`
+		V string           `json:"v"`
+	}{r.Source.Key().String(), r.Operation, r.Child, r.Consents, r.Source.Version})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,137 @@
+package child
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"contactpoint/domain/record"
+)
+
+// SourceState is what one source last stated about the child.
+type SourceState struct {
+	Source      record.Source
+	Child       record.Child
+	Consents    []record.Consent
+	ContentHash string
+	FeedSeq     uint64
+	StatedAt    time.Time
+	Withdrawn   bool
+}
+
+// UpdatedAt is when the source says it last changed the record, or when the
+// hub heard of it if the source does not say.
+func (s *SourceState) UpdatedAt() time.Time {
+	if s.Source.UpdatedAt != nil {
+		return *s.Source.UpdatedAt
+	}
+	return s.StatedAt
+}
+
+// State is a child rebuilt from its events.
+type State struct {
+	ID      string
+	Sources map[record.SourceKey]*SourceState
+}
+
+// NewState returns the empty state of a child with the given id.
+func NewState(id string) *State {
+	return &State{ID: id, Sources: map[record.SourceKey]*SourceState{}}
+}
+
+// Apply folds a batch of events into the state.
+func (s *State) Apply(b Batch) {
+	for _, e := range b.Events {
+		s.apply(e)
+	}
+}
+
+func (s *State) apply(e Event) {
+	switch e.Type {
+	case TypeRegistered:
+		if e.Registered != nil {
+			s.ID = e.Registered.ChildID
+		}
+	case TypeStated:
+		st := e.Stated
+		if st == nil {
+			return
+		}
+		s.Sources[st.Source.Key()] = &SourceState{
+			Source: st.Source, Child: st.Child, Consents: st.Consents,
+			ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At,
+		}
+	case TypeWithdrawn:
+		if w := e.Withdrawn; w != nil {
+			if ss := s.Sources[w.Source]; ss != nil {
+				ss.Withdrawn = true
+				ss.FeedSeq = w.FeedSeq
+			}
+		}
+	}
+}
+
+// Active returns the sources that still stand, in a fixed order (by key) so
+// that everything derived from them is deterministic.
+func (s *State) Active() []*SourceState {
+	out := make([]*SourceState, 0, len(s.Sources))
+	for _, ss := range s.Sources {
+		if !ss.Withdrawn {
+			out = append(out, ss)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source.Key().String() < out[j].Source.Key().String() })
+	return out
+}
+
+// AlreadyStated reports whether the source's current statement has exactly
+// this content: a resend that the linker must not append again.
+func (s *State) AlreadyStated(k record.SourceKey, hash string) bool {
+	ss := s.Sources[k]
+	return ss != nil && !ss.Withdrawn && ss.ContentHash == hash
+}
+
+// storedSource is the serialised form of a SourceState.
+type storedSource struct {
+	Source      record.Source    `json:"source"`
+	Child       record.Child     `json:"child"`
+	Consents    []record.Consent `json:"consents,omitempty"`
+	ContentHash string           `json:"content_hash"`
+	FeedSeq     uint64           `json:"feed_seq"`
+	StatedAt    time.Time        `json:"stated_at"`
+	Withdrawn   bool             `json:"withdrawn,omitempty"`
+}
+
+type storedState struct {
+	ID      string         `json:"id"`
+	Sources []storedSource `json:"sources"`
+}
+
+// MarshalJSON stores the state with its sources in key order.
+func (s *State) MarshalJSON() ([]byte, error) {
+	st := storedState{ID: s.ID, Sources: make([]storedSource, 0, len(s.Sources))}
+	keys := make([]record.SourceKey, 0, len(s.Sources))
+	for k := range s.Sources {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		ss := s.Sources[k]
+		st.Sources = append(st.Sources, storedSource{ss.Source, ss.Child, ss.Consents, ss.ContentHash, ss.FeedSeq, ss.StatedAt, ss.Withdrawn})
+	}
+	return json.Marshal(st)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (s *State) UnmarshalJSON(b []byte) error {
+	var st storedState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	s.ID = st.ID
+	s.Sources = make(map[record.SourceKey]*SourceState, len(st.Sources))
+	for _, x := range st.Sources {
+		s.Sources[x.Source.Key()] = &SourceState{x.Source, x.Child, x.Consents, x.ContentHash, x.FeedSeq, x.StatedAt, x.Withdrawn}
+	}
+	return nil
+}
