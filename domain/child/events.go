@@ -24,11 +24,13 @@ const (
 // Event is one fact in a child's history. Exactly one payload is set, as
 // named by Type.
 type Event struct {
-	Type       string      `json:"type"`
-	At         time.Time   `json:"at"`
-	Registered *Registered `json:"registered,omitempty"`
-	Stated     *Stated     `json:"stated,omitempty"`
-	Withdrawn  *Withdrawn  `json:"withdrawn,omitempty"`
+	Type       string        `json:"type"`
+	At         time.Time     `json:"at"`
+	Registered *Registered   `json:"registered,omitempty"`
+	Stated     *Stated       `json:"stated,omitempty"`
+	Withdrawn  *Withdrawn    `json:"withdrawn,omitempty"`
+	Shield     *Shield       `json:"shield,omitempty"`
+	Lifted     *ShieldLifted `json:"lifted,omitempty"`
 }
 
 // Registered opens a child's stream.
@@ -89,4 +91,26 @@ func ContentHash(r *record.Record) string {
 	}{r.Source.Key().String(), r.Operation, r.Child, r.Consents, r.Source.Version})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
+}
+
+// Shield event types.
+const (
+	TypeShieldApplied = "shield.applied"
+	TypeShieldLifted  = "shield.lifted"
+)
+
+// Shield records why and at whose request a child's record is shielded.
+type Shield struct {
+	RequestedBy     string `json:"requested_by"`      // practitioner id, or a description of the parent/carer
+	RequestedByKind string `json:"requested_by_kind"` // practitioner | parent-carer
+	AppliedBy       string `json:"applied_by"`        // the shield officer's id
+	ReasonCategory  string `json:"reason_category"`   // e.g. domestic-violence, witness-protection, adoption
+	ReviewDate      string `json:"review_date"`       // YYYY-MM-DD
+	Contact         string `json:"contact"`           // whom an ordinary user should contact
+}
+
+// ShieldLifted ends a shield.
+type ShieldLifted struct {
+	LiftedBy string `json:"lifted_by"`
+	Reason   string `json:"reason"`
 }

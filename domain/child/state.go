@@ -32,6 +32,7 @@ func (s *SourceState) UpdatedAt() time.Time {
 type State struct {
 	ID      string
 	Sources map[record.SourceKey]*SourceState
+	Shield  *Shield // nil when not shielded
 }
 
 // NewState returns the empty state of a child with the given id.
@@ -61,6 +62,10 @@ func (s *State) apply(e Event) {
 			Source: st.Source, Child: st.Child, Consents: st.Consents,
 			ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At,
 		}
+	case TypeShieldApplied:
+		s.Shield = e.Shield
+	case TypeShieldLifted:
+		s.Shield = nil
 	case TypeWithdrawn:
 		if w := e.Withdrawn; w != nil {
 			if ss := s.Sources[w.Source]; ss != nil {
@@ -105,11 +110,12 @@ type storedSource struct {
 type storedState struct {
 	ID      string         `json:"id"`
 	Sources []storedSource `json:"sources"`
+	Shield  *Shield        `json:"shield,omitempty"`
 }
 
 // MarshalJSON stores the state with its sources in key order.
 func (s *State) MarshalJSON() ([]byte, error) {
-	st := storedState{ID: s.ID, Sources: make([]storedSource, 0, len(s.Sources))}
+	st := storedState{ID: s.ID, Sources: make([]storedSource, 0, len(s.Sources)), Shield: s.Shield}
 	keys := make([]record.SourceKey, 0, len(s.Sources))
 	for k := range s.Sources {
 		keys = append(keys, k)
@@ -129,6 +135,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	s.ID = st.ID
+	s.Shield = st.Shield
 	s.Sources = make(map[record.SourceKey]*SourceState, len(st.Sources))
 	for _, x := range st.Sources {
 		s.Sources[x.Source.Key()] = &SourceState{x.Source, x.Child, x.Consents, x.ContentHash, x.FeedSeq, x.StatedAt, x.Withdrawn}

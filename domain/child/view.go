@@ -77,6 +77,7 @@ type View struct {
 	GPPractice    *Fact[record.GPPractice]   `json:"gp_practice,omitempty"`
 	Involvements  []Fact[record.Involvement] `json:"involvements,omitempty"`
 	CAF           *Fact[record.CAF]          `json:"caf,omitempty"`
+	Shield        *Shield                    `json:"shield,omitempty"`
 	Sources       []SourceSummary            `json:"sources"`
 	UpdatedAt     time.Time                  `json:"updated_at"`
 }
@@ -101,7 +102,7 @@ func Survive(s *State, rules Rules) View {
 		}
 		return srcs[i].Source.Key().String() < srcs[j].Source.Key().String()
 	})
-	v := View{ChildID: s.ID}
+	v := View{ChildID: s.ID, Shield: s.Shield}
 	for _, ss := range srcs {
 		v.Sources = append(v.Sources, SourceSummary{ss.Source.Key(), ss.UpdatedAt()})
 		if t := ss.UpdatedAt(); t.After(v.UpdatedAt) {

@@ -1,0 +1,46 @@
+// Package access is the hub's one access policy: who may do what, and what a
+// viewer may see of a child. Every adapter asks it; none decides for itself.
+package access
+
+import "context"
+
+// Roles a user of the hub may hold.
+const (
+	RolePractitioner = "practitioner"
+	RoleShield       = "shield-officer" // sees shielded records in full; applies and lifts shields
+	RoleSteward      = "data-steward"
+	RoleAuditor      = "auditor"
+	RoleAdmin        = "administrator"
+)
+
+// Viewer is an authenticated, currently eligible user of the hub.
+type Viewer struct {
+	ID           string   `json:"id"`   // practitioner id (UUID)
+	Name         string   `json:"name"` // for contact details shown to others, never for logs
+	Organisation string   `json:"organisation,omitempty"`
+	Roles        []string `json:"roles"`
+}
+
+// Has reports whether the viewer holds role.
+func (v Viewer) Has(role string) bool {
+	for _, r := range v.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+type viewerKey struct{}
+
+// WithViewer returns ctx carrying the authenticated viewer. Only the
+// authentication middleware calls it.
+func WithViewer(ctx context.Context, v Viewer) context.Context {
+	return context.WithValue(ctx, viewerKey{}, v)
+}
+
+// ViewerFrom returns the viewer in ctx, if any.
+func ViewerFrom(ctx context.Context) (Viewer, bool) {
+	v, ok := ctx.Value(viewerKey{}).(Viewer)
+	return v, ok
+}

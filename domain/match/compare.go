@@ -1,0 +1,386 @@
+package match
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Field is one compared piece of identifying data.
+type Field uint8
+
+// The compared fields. Postcode, address, carer and phone describe the
+// household rather than the child and are scored together (see Score).
+const (
+	FieldGiven Field = iota
+	FieldFamily
+	FieldBirthDate
+	FieldGender
+	FieldPostcode
+	FieldAddress
+	FieldCarer
+	FieldPhone
+	FieldNHS
+	FieldUPN
+	NumFields
+)
+
+var fieldKeys = [NumFields]string{"given", "family", "birth_date", "gender", "postcode", "address", "carer", "phone", "nhs_number", "upn"}
+
+var fieldNames = [NumFields]string{"given name", "family name", "date of birth", "gender", "postcode", "address first line", "parent/carer name", "parent/carer phone", "NHS number", "UPN"}
+
+// String is the field's name as a steward reads it.
+func (f Field) String() string {
+	if f < NumFields {
+		return fieldNames[f]
+	}
+	return fmt.Sprintf("field(%d)", uint8(f))
+}
+
+// MarshalText gives the field's stable key ("birth_date").
+func (f Field) MarshalText() ([]byte, error) {
+	if f >= NumFields {
+		return nil, fmt.Errorf("match: unknown field %d", uint8(f))
+	}
+	return []byte(fieldKeys[f]), nil
+}
+
+// UnmarshalText reads a key written by MarshalText.
+func (f *Field) UnmarshalText(b []byte) error {
+	for i, k := range fieldKeys {
+		if k == string(b) {
+			*f = Field(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("match: unknown field %q", b)
+}
+
+// Level is a graded agreement between two values of a field. Higher is
+// stronger agreement; what each level means depends on the field (see
+// levelText). Missing means at least one side holds no usable value and is
+// neither for nor against.
+type Level uint8
+
+// Agreement levels, weakest first.
+const (
+	Missing Level = iota
+	Disagree
+	Weak
+	Partial
+	Close
+	Exact
+	NumLevels
+)
+
+var levelKeys = [NumLevels]string{"missing", "disagree", "weak", "partial", "close", "exact"}
+
+func (l Level) String() string {
+	if l < NumLevels {
+		return levelKeys[l]
+	}
+	return fmt.Sprintf("level(%d)", uint8(l))
+}
+
+// MarshalText gives the level's key ("close").
+func (l Level) MarshalText() ([]byte, error) {
+	if l >= NumLevels {
+		return nil, fmt.Errorf("match: unknown level %d", uint8(l))
+	}
+	return []byte(levelKeys[l]), nil
+}
+
+// UnmarshalText reads a key written by MarshalText.
+func (l *Level) UnmarshalText(b []byte) error {
+	for i, k := range levelKeys {
+		if k == string(b) {
+			*l = Level(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("match: unknown level %q", b)
+}
+
+// fieldLevels are the levels each comparator can return besides Missing;
+// estimators fit probabilities only for these.
+var fieldLevels = [NumFields][]Level{
+	FieldGiven:     {Exact, Close, Partial, Weak, Disagree},
+	FieldFamily:    {Exact, Close, Partial, Weak, Disagree},
+	FieldBirthDate: {Exact, Close, Partial, Disagree},
+	FieldGender:    {Exact, Disagree},
+	FieldPostcode:  {Exact, Close, Partial, Disagree},
+	FieldAddress:   {Exact, Close, Disagree},
+	FieldCarer:     {Exact, Partial, Disagree},
+	FieldPhone:     {Exact, Disagree},
+	FieldNHS:       {Exact, Disagree},
+	FieldUPN:       {Exact, Disagree},
+}
+
+// levelText says what a level means for a field, without naming any value:
+// explanations end up in review queues and must not carry personal data.
+var levelText = [NumFields][NumLevels]string{
+	FieldGiven:     {"missing on one side", "different", "sounds the same", "similar spelling, or matches a middle or preferred name", "nickname or short form of the same name", "same"},
+	FieldFamily:    {"missing on one side", "different", "sounds the same", "similar spelling", "one part of a double-barrelled or previous family name", "same"},
+	FieldBirthDate: {"missing on one side", "different", "", "one digit different or two digits transposed", "day and month swapped", "same"},
+	FieldGender:    {"missing or not stated on one side", "different", "", "", "", "same"},
+	FieldPostcode:  {"missing on one side", "different area", "", "same postcode district", "same postcode sector", "same full postcode"},
+	FieldAddress:   {"missing on one side", "different", "", "", "nearly the same", "same"},
+	FieldCarer:     {"missing on one side", "no parent or carer in common", "", "a parent or carer with the same given name", "", "a parent or carer with the same name"},
+	FieldPhone:     {"missing on one side", "no phone number in common", "", "", "", "a phone number in common"},
+	FieldNHS:       {"missing on one side", "both present and different", "", "", "", "same"},
+	FieldUPN:       {"missing on one side", "both present and different", "", "", "", "same"},
+}
+
+// ComparisonVector is the agreement level of every field for one pair of
+// records: the input to scoring and to weight estimation.
+type ComparisonVector [NumFields]Level
+
+// MarshalJSON writes the vector as an object keyed by field.
+func (v ComparisonVector) MarshalJSON() ([]byte, error) {
+	m := make(map[string]string, NumFields)
+	for f, l := range v {
+		m[fieldKeys[f]] = levelKeys[l]
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; absent fields are Missing.
+func (v *ComparisonVector) UnmarshalJSON(b []byte) error {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*v = ComparisonVector{}
+	for k, s := range m {
+		var f Field
+		var l Level
+		if err := f.UnmarshalText([]byte(k)); err != nil {
+			return err
+		}
+		if err := l.UnmarshalText([]byte(s)); err != nil {
+			return err
+		}
+		v[f] = l
+	}
+	return nil
+}
+
+// Similarity cut-offs. 0.92 on Jaro–Winkler accepts a single typo or
+// transposition in a name of five or more letters ("Jonathon"/"Jonathan"
+// 0.95, "Hughes"/"Hughs" 0.97) but rejects distinct names that share a
+// start ("Oliver"/"Olivia" 0.87); addresses get a little more room because
+// they are longer.
+const (
+	nameJW    = 0.92
+	addressJW = 0.90
+)
+
+// Compare grades every field of a against b. It is symmetric, allocates
+// nothing, and is the hot path of linking.
+func Compare(a, b *Features) ComparisonVector {
+	var v ComparisonVector
+	v[FieldGiven] = compareGiven(a, b)
+	v[FieldFamily] = compareFamily(a, b)
+	v[FieldBirthDate] = compareBirthDate(a, b)
+	v[FieldGender] = compareGender(a.Gender, b.Gender)
+	v[FieldPostcode] = comparePostcode(a, b)
+	v[FieldAddress] = compareAddress(a, b)
+	v[FieldCarer] = compareCarers(a.Carers, b.Carers)
+	v[FieldPhone] = comparePhones(a.Phones, b.Phones)
+	v[FieldNHS] = compareIdentifier(a.NHS, b.NHS)
+	v[FieldUPN] = compareUPN(a, b)
+	return v
+}
+
+func compareGiven(a, b *Features) Level {
+	if a.Given == "" || b.Given == "" {
+		return Missing
+	}
+	if a.Given == b.Given {
+		return Exact
+	}
+	if a.GivenGroups.intersects(b.GivenGroups) {
+		return Close
+	}
+	if JaroWinkler(a.Given, b.Given) >= nameJW {
+		return Partial
+	}
+	// The child may go by a middle or preferred name in one system.
+	if contains(b.GivenOther, a.Given) || contains(a.GivenOther, b.Given) ||
+		a.GivenGroups.intersects(b.OtherGroups) || b.GivenGroups.intersects(a.OtherGroups) {
+		return Partial
+	}
+	if a.GivenCode != "" && a.GivenCode == b.GivenCode {
+		return Weak
+	}
+	return Disagree
+}
+
+func compareFamily(a, b *Features) Level {
+	if a.Family == "" || b.Family == "" {
+		return Missing
+	}
+	if a.Family == b.Family {
+		return Exact
+	}
+	for _, x := range a.FamilyKeys {
+		if contains(b.FamilyKeys, x) {
+			return Close
+		}
+	}
+	if JaroWinkler(a.Family, b.Family) >= nameJW {
+		return Partial
+	}
+	if a.FamilyCode != "" && a.FamilyCode == b.FamilyCode {
+		return Weak
+	}
+	return Disagree
+}
+
+func compareBirthDate(a, b *Features) Level {
+	if a.BirthDate == "" || b.BirthDate == "" {
+		return Missing
+	}
+	if a.BirthDate == b.BirthDate {
+		return Exact
+	}
+	if a.Year == b.Year && a.Day == b.Month && a.Month == b.Day {
+		return Close
+	}
+	if oneDigitOff(a.BirthDate, b.BirthDate) {
+		return Partial
+	}
+	return Disagree
+}
+
+// oneDigitOff reports one mistyped digit, or two adjacent digits typed in
+// the wrong order, between two YYYYMMDD dates.
+func oneDigitOff(x, y string) bool {
+	if len(x) != 8 || len(y) != 8 {
+		return false
+	}
+	first, diffs := -1, 0
+	for i := 0; i < 8; i++ {
+		if x[i] != y[i] {
+			if first < 0 {
+				first = i
+			}
+			diffs++
+		}
+	}
+	switch diffs {
+	case 1:
+		return true
+	case 2:
+		i := first
+		return i+1 < 8 && x[i] == y[i+1] && x[i+1] == y[i]
+	}
+	return false
+}
+
+func compareGender(a, b byte) Level {
+	if a == 0 || b == 0 {
+		return Missing
+	}
+	if a == b {
+		return Exact
+	}
+	return Disagree
+}
+
+func comparePostcode(a, b *Features) Level {
+	switch {
+	case a.Postcode == "" || b.Postcode == "":
+		return Missing
+	case a.Postcode == b.Postcode:
+		return Exact
+	case a.Sector != "" && a.Sector == b.Sector:
+		return Close
+	case a.District != "" && a.District == b.District:
+		return Partial
+	}
+	return Disagree
+}
+
+// compareAddress never calls "14 Elm Gr" and "41 Elm Gr" close: the house
+// number must agree (or one side lacks the flat number) and only the street
+// may vary in spelling.
+func compareAddress(a, b *Features) Level {
+	if a.AddressLine == "" || b.AddressLine == "" {
+		return Missing
+	}
+	if a.AddressLine == b.AddressLine {
+		return Exact
+	}
+	if a.AddressStreet == "" || b.AddressStreet == "" {
+		return Disagree
+	}
+	sameNumber := a.AddressNumber == b.AddressNumber ||
+		(a.AddressNumber != "" && b.AddressNumber != "" &&
+			(hasSuffixToken(a.AddressNumber, b.AddressNumber) || hasSuffixToken(b.AddressNumber, a.AddressNumber)))
+	if sameNumber && (a.AddressStreet == b.AddressStreet || JaroWinkler(a.AddressStreet, b.AddressStreet) >= addressJW) {
+		return Close
+	}
+	return Disagree
+}
+
+// hasSuffixToken reports whether short is the trailing token of long
+// ("2 14" ends with "14": a flat number present on one side only).
+func hasSuffixToken(long, short string) bool {
+	return len(long) > len(short) && long[len(long)-len(short):] == short && long[len(long)-len(short)-1] == ' '
+}
+
+func compareCarers(a, b []CarerName) Level {
+	if len(a) == 0 || len(b) == 0 {
+		return Missing
+	}
+	best := Disagree
+	for i := range a {
+		for j := range b {
+			x, y := &a[i], &b[j]
+			if x.Given == "" || y.Given == "" {
+				continue
+			}
+			given := x.Given == y.Given || x.Groups.intersects(y.Groups)
+			if !given {
+				continue
+			}
+			if x.Family != "" && (x.Family == y.Family || JaroWinkler(x.Family, y.Family) >= nameJW) {
+				return Exact
+			}
+			best = Partial
+		}
+	}
+	return best
+}
+
+func comparePhones(a, b []string) Level {
+	if len(a) == 0 || len(b) == 0 {
+		return Missing
+	}
+	for _, p := range a {
+		if contains(b, p) {
+			return Exact
+		}
+	}
+	return Disagree
+}
+
+func compareIdentifier(a, b string) Level {
+	switch {
+	case a == "" || b == "":
+		return Missing
+	case a == b:
+		return Exact
+	}
+	return Disagree
+}
+
+// compareUPN treats differing temporary UPNs as no evidence: a pupil gets a
+// new temporary UPN at each school until the permanent one is known.
+func compareUPN(a, b *Features) Level {
+	l := compareIdentifier(a.UPN, b.UPN)
+	if l == Disagree && (a.UPNTemporary || b.UPNTemporary) {
+		return Missing
+	}
+	return l
+}

@@ -1,0 +1,191 @@
+package match
+
+// Outcome is what the linker should do with a record and a candidate.
+type Outcome string
+
+// Outcomes of Decide.
+const (
+	Link   Outcome = "link"   // the same child: attach the record
+	Review Outcome = "review" // uncertain: a data steward decides
+	New    Outcome = "new"    // a different child
+)
+
+// Rules that can decide a pair.
+const (
+	RuleNHS         = "nhs-number"
+	RuleUPN         = "upn"
+	RuleConflict    = "conflicting identifiers"
+	RuleTwin        = "possible twin"
+	RuleProbability = "score"
+)
+
+// Thresholds split scores into outcomes: Score ≥ Upper links, Lower ≤ Score
+// < Upper goes to review, below Lower is a new child.
+type Thresholds struct {
+	Upper float64 `json:"upper"`
+	Lower float64 `json:"lower"`
+}
+
+// DefaultThresholds fit DefaultWeights. Upper is 28 bits: a pair with the
+// same given name, family name and date of birth but a different postcode
+// scores about 26 and is reviewed (two children sharing all three are rare
+// but real in a large area), while the same pair with a shared phone, carer
+// or address scores 35 or more and links. Lower is 14 bits: the sibling
+// pattern (same family name and household, different given name and date of
+// birth) scores about 10 and is a new child, and a child whose given name is
+// a spelling variant and who has moved scores about 22 and is reviewed. In
+// probability terms, with about 1 match in 80,000 random pairs (prior odds
+// 2^-16.3), 28 bits is posterior odds of about 3,000 to 1.
+func DefaultThresholds() Thresholds { return Thresholds{Upper: 28, Lower: 14} }
+
+// Decision is the outcome for one pair, with the rule that decided it. It
+// carries the comparison vector so that Explain can give the reasons later,
+// when they are wanted (a review, an audit), at no cost to the hot path.
+type Decision struct {
+	Outcome Outcome          `json:"outcome"`
+	Rule    string           `json:"rule"`
+	Reason  string           `json:"reason"`
+	Score   float64          `json:"score"`
+	Vector  ComparisonVector `json:"vector"`
+}
+
+// Decide settles whether a and b are the same child. Deterministic rules
+// come first, in this order:
+//
+//  1. The same valid NHS number links ("nhs-number"), and the same permanent
+//     or temporary UPN links ("upn"), unless the two records then disagree on
+//     both the date of birth and the given name, which points to an
+//     identifier keyed against the wrong child: that goes to review.
+//  2. Two different valid NHS numbers, or two different permanent UPNs,
+//     never link: the score is capped below Lower ("conflicting
+//     identifiers"). When one identifier agrees and the other conflicts the
+//     records contradict themselves and a steward reviews them.
+//  3. Possible twin: the same family name, date of birth and household with
+//     a given name that is neither the same, a nickname nor a typo. Clearly
+//     different given names make a new child; names that only sound alike,
+//     or a given name missing on one side (newborns recorded as "Baby"), go
+//     no further than review.
+//
+// Otherwise the Fellegi–Sunter score against t decides ("score"). Decide is
+// symmetric in a and b and deterministic.
+func Decide(a, b Features, w Weights, t Thresholds) Decision {
+	return decide(&a, &b, &w, t)
+}
+
+func decide(a, b *Features, w *Weights, t Thresholds) Decision {
+	v := Compare(a, b)
+	d := Decision{Score: w.Score(v), Vector: v}
+	nhs, upn := v[FieldNHS], v[FieldUPN]
+
+	switch {
+	case nhs == Exact && upn == Disagree, upn == Exact && nhs == Disagree:
+		d.Outcome, d.Rule = Review, RuleConflict
+		d.Reason = "one national identifier is the same and the other differs"
+		return d
+	case nhs == Disagree || upn == Disagree:
+		d.Outcome, d.Rule = New, RuleConflict
+		d.Reason = "both records hold a valid identifier and they differ"
+		d.Score = min(d.Score, t.Lower-1)
+		return d
+	case nhs == Exact || upn == Exact:
+		d.Rule, d.Reason = RuleNHS, "same NHS number"
+		if nhs != Exact {
+			d.Rule, d.Reason = RuleUPN, "same UPN"
+		}
+		d.Outcome = Link
+		if v[FieldBirthDate] == Disagree && v[FieldGiven] == Disagree {
+			d.Outcome = Review
+			d.Reason += ", but the date of birth and given name both differ"
+		}
+		return d
+	}
+
+	d.Rule, d.Outcome = RuleProbability, byScore(d.Score, t)
+	d.Reason = "score against thresholds"
+	if possibleTwin(v) {
+		d.Rule = RuleTwin
+		if v[FieldGiven] == Disagree {
+			d.Outcome = New
+			d.Reason = "same family name, date of birth and household but a different given name"
+		} else if d.Outcome == Link {
+			d.Outcome = Review
+			d.Reason = "same family name, date of birth and household; given names cannot be told apart with confidence"
+		} else {
+			d.Reason = "same family name, date of birth and household; score below the link threshold"
+		}
+	}
+	return d
+}
+
+func byScore(s float64, t Thresholds) Outcome {
+	switch {
+	case s >= t.Upper:
+		return Link
+	case s >= t.Lower:
+		return Review
+	}
+	return New
+}
+
+// possibleTwin is the twins-and-siblings guard: everything a twin shares
+// agrees, and the one thing that tells twins apart does not.
+func possibleTwin(v ComparisonVector) bool {
+	household := v[FieldPostcode] == Exact || v[FieldAddress] >= Close || v[FieldPhone] == Exact || v[FieldCarer] == Exact
+	return v[FieldFamily] >= Partial && v[FieldBirthDate] == Exact && household &&
+		(v[FieldGiven] == Disagree || v[FieldGiven] == Weak || v[FieldGiven] == Missing)
+}
+
+// DecideBest decides a record against a child known from several source
+// records, by deciding against each source and combining, rather than
+// merging the sources' features into one: each source is a real statement
+// about the child, and a merged record would be one no agency made. The
+// combination keeps identifiers and the twin guard decisive for the child as
+// a whole:
+//
+//   - a link by identifier against any source wins;
+//   - otherwise a conflicting identifier against any source makes it New;
+//   - otherwise the best-scoring source decides, except that if any source
+//     raised the twin guard the outcome is at most Review.
+//
+// It returns the decision and the index of the source that gave it (-1
+// when there are no sources, with outcome New).
+func DecideBest(a Features, sources []Features, w Weights, t Thresholds) (Decision, int) {
+	best, bi := Decision{Outcome: New, Rule: RuleProbability, Reason: "no source records"}, -1
+	conflict, ci := Decision{}, -1
+	twin := false
+	for i := range sources {
+		d := decide(&a, &sources[i], &w, t)
+		switch {
+		case d.Outcome == Link && (d.Rule == RuleNHS || d.Rule == RuleUPN):
+			return d, i
+		case d.Rule == RuleConflict && d.Outcome == New:
+			if ci < 0 {
+				conflict, ci = d, i
+			}
+			continue
+		case d.Rule == RuleTwin:
+			twin = true
+		}
+		if bi < 0 || d.Score > best.Score || (d.Score == best.Score && rank(d.Outcome) > rank(best.Outcome)) {
+			best, bi = d, i
+		}
+	}
+	if ci >= 0 {
+		return conflict, ci
+	}
+	if twin && best.Outcome == Link {
+		best.Outcome, best.Rule = Review, RuleTwin
+		best.Reason = "another source record of this child looks like a twin"
+	}
+	return best, bi
+}
+
+func rank(o Outcome) int {
+	switch o {
+	case Link:
+		return 2
+	case Review:
+		return 1
+	}
+	return 0
+}

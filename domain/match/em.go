@@ -1,0 +1,179 @@
+package match
+
+import (
+	"math"
+	"sort"
+)
+
+// EstimateWeights fits M, U and Prior to the comparison vectors of candidate
+// pairs by the classic two-class expectation–maximisation of Fellegi–Sunter
+// (Winkler 1988): each pair is a match with an unknown probability, fields
+// are assumed independent given the class, and Missing levels are left out
+// of the likelihood (missingness is taken to say nothing about the class).
+//
+// It starts from DefaultWeights, which fixes which class is "match" and
+// keeps the fit away from the degenerate solutions EM can fall into; pairs
+// are grouped by distinct vector first, so each iteration costs the number
+// of distinct vectors, not of pairs. Pseudo-counts (one pair's worth spread
+// across a field's levels in the proportions of the defaults) keep every
+// probability positive, so no weight is ever infinite. It stops after iters
+// iterations or when the estimates stop moving. With no pairs it returns
+// the defaults.
+func EstimateWeights(pairs []ComparisonVector, iters int) Weights {
+	w := DefaultWeights()
+	if len(pairs) == 0 {
+		return w
+	}
+	counts := make(map[ComparisonVector]float64)
+	for _, v := range pairs {
+		counts[v]++
+	}
+	// A fixed order makes the floating-point sums, and so the result, the
+	// same on every run.
+	type pattern struct {
+		v ComparisonVector
+		n float64
+	}
+	pats := make([]pattern, 0, len(counts))
+	for v, n := range counts {
+		pats = append(pats, pattern{v, n})
+	}
+	sort.Slice(pats, func(i, j int) bool { return lessVector(pats[i].v, pats[j].v) })
+
+	prior := DefaultWeights()
+	const pseudo = 1.0
+	g := make([]float64, len(pats))
+	for it := 0; it < iters; it++ {
+		// E step: posterior probability that each pattern is a match.
+		lp, lq := math.Log(w.Prior), math.Log(1-w.Prior)
+		for i, p := range pats {
+			a, b := lp, lq
+			for f := Field(0); f < NumFields; f++ {
+				l := p.v[f]
+				if l == Missing {
+					continue
+				}
+				a += math.Log(w.M[f][l])
+				b += math.Log(w.U[f][l])
+			}
+			g[i] = 1 / (1 + math.Exp(b-a))
+		}
+		// M step: re-estimate from expected counts.
+		var next Weights
+		var sumG, total float64
+		var mDen, uDen [NumFields]float64
+		for i, p := range pats {
+			gm, gu := g[i]*p.n, (1-g[i])*p.n
+			sumG += gm
+			total += p.n
+			for f := Field(0); f < NumFields; f++ {
+				l := p.v[f]
+				if l == Missing {
+					continue
+				}
+				next.M[f][l] += gm
+				next.U[f][l] += gu
+				mDen[f] += gm
+				uDen[f] += gu
+			}
+		}
+		for f := Field(0); f < NumFields; f++ {
+			for _, l := range fieldLevels[f] {
+				next.M[f][l] = (next.M[f][l] + pseudo*prior.M[f][l]) / (mDen[f] + pseudo)
+				next.U[f][l] = (next.U[f][l] + pseudo*prior.U[f][l]) / (uDen[f] + pseudo)
+			}
+		}
+		next.Prior = clamp(sumG/total, 1e-6, 1-1e-6)
+		done := maxChange(&w, &next) < 1e-9
+		w = next
+		if done {
+			break
+		}
+	}
+	// Should EM have converged with the classes swapped, the "match" class
+	// would disagree more than it agrees; swap them back.
+	agree := 0.0
+	for f := Field(0); f < NumFields; f++ {
+		agree += w.M[f][Exact] - w.U[f][Exact]
+	}
+	if agree < 0 {
+		w.M, w.U = w.U, w.M
+		w.Prior = 1 - w.Prior
+	}
+	return w
+}
+
+// LabelledPair is a comparison vector whose truth a steward has decided.
+type LabelledPair struct {
+	Vector ComparisonVector `json:"vector"`
+	Match  bool             `json:"match"`
+}
+
+// LearnWeights estimates M and U by counting over labelled pairs, smoothed
+// towards DefaultWeights with the strength of ten pairs per field, so a
+// level seen rarely (or never) keeps a sensible weight instead of an
+// infinite one. Prior is the share of matches.
+func LearnWeights(labelled []LabelledPair) Weights {
+	const strength = 10.0
+	d := DefaultWeights()
+	var w Weights
+	var mDen, uDen [NumFields]float64
+	matches := 0
+	for _, p := range labelled {
+		if p.Match {
+			matches++
+		}
+		for f := Field(0); f < NumFields; f++ {
+			l := p.Vector[f]
+			if l == Missing || l >= NumLevels {
+				continue
+			}
+			if p.Match {
+				w.M[f][l]++
+				mDen[f]++
+			} else {
+				w.U[f][l]++
+				uDen[f]++
+			}
+		}
+	}
+	for f := Field(0); f < NumFields; f++ {
+		for _, l := range fieldLevels[f] {
+			w.M[f][l] = (w.M[f][l] + strength*d.M[f][l]) / (mDen[f] + strength)
+			w.U[f][l] = (w.U[f][l] + strength*d.U[f][l]) / (uDen[f] + strength)
+		}
+		// A level the comparator never produces is not learnt.
+		for l := Level(0); l < NumLevels; l++ {
+			if d.M[f][l] == 0 {
+				w.M[f][l], w.U[f][l] = 0, 0
+			}
+		}
+	}
+	w.Prior = d.Prior
+	if len(labelled) > 0 {
+		w.Prior = clamp(float64(matches)/float64(len(labelled)), 1e-6, 1-1e-6)
+	}
+	return w
+}
+
+func lessVector(a, b ComparisonVector) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
+
+func maxChange(a, b *Weights) float64 {
+	d := math.Abs(a.Prior - b.Prior)
+	for f := range a.M {
+		for l := range a.M[f] {
+			d = math.Max(d, math.Abs(a.M[f][l]-b.M[f][l]))
+			d = math.Max(d, math.Abs(a.U[f][l]-b.U[f][l]))
+		}
+	}
+	return d
+}
