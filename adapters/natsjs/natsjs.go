@@ -165,3 +165,14 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	}
 	return nil
 }
+
+// Publisher returns a JetStream context of its own for a component that
+// pipelines publishes: async acks in flight are counted per context, so the
+// intake and the linker must not stall each other on a shared limit.
+func (c *Conn) Publisher(maxPending int) (jetstream.JetStream, error) {
+	js, err := jetstream.New(c.NC, jetstream.WithPublishAsyncMaxPending(maxPending))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream publisher: %w", err)
+	}
+	return js, nil
+}

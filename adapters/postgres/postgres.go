@@ -179,3 +179,15 @@ func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name, stream string, seq uin
 	}
 	return nil
 }
+
+// AsyncCommit lets the transaction commit without waiting for its WAL to
+// reach disk. Only for transactions whose rows can be rebuilt from the
+// event log and that carry their own checkpoint: a crash can lose the last
+// few such commits whole (rows and checkpoint together, never one without
+// the other), and the consumer re-applies them from the older checkpoint.
+func AsyncCommit(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, "set local synchronous_commit = off"); err != nil {
+		return fmt.Errorf("async commit: %w", err)
+	}
+	return nil
+}

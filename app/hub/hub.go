@@ -67,8 +67,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		h.Close()
 		return nil, err
 	}
-	h.Intake = intake.New(h.NATS.JS, v)
-	h.Linker = linker.New(h.NATS.JS, h.DB, log, nil)
+	intakeJS, err := h.NATS.Publisher(32768)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	linkerJS, err := h.NATS.Publisher(16384)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.Intake = intake.New(intakeJS, v)
+	h.Linker = linker.New(linkerJS, h.DB, log, nil)
 	h.Dir = directory.New(h.NATS.JS, h.DB, log, child.DefaultRules())
 	h.Store = directory.NewStore(h.DB)
 

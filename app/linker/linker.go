@@ -65,45 +65,14 @@ func (l *Linker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cons, err := l.js.OrderedConsumer(ctx, natsjs.StreamFeeds, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from + 1,
-	})
-	if err != nil {
-		return fmt.Errorf("linker: consume FEEDS: %w", err)
-	}
 	l.log.Info("linker started", "children", l.idx.Children(), "from_feed_seq", from+1)
-	for ctx.Err() == nil {
-		msgs, err := fetch(cons, l.BatchSize)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return fmt.Errorf("linker: fetch FEEDS: %w", err)
-		}
-		if len(msgs) == 0 {
-			continue
-		}
-		if err := l.process(ctx, msgs); err != nil {
-			return err
-		}
+	err = natsjs.Follow(ctx, l.js, natsjs.StreamFeeds, from+1, 0, l.BatchSize, func(msgs []jetstream.Msg) error {
+		return l.process(ctx, msgs)
+	})
+	if ctx.Err() != nil {
+		return nil
 	}
-	return nil
-}
-
-// fetch takes up to n messages, waiting briefly for the first.
-func fetch(cons jetstream.Consumer, n int) ([]jetstream.Msg, error) {
-	b, err := cons.Fetch(n, jetstream.FetchMaxWait(200*time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	var out []jetstream.Msg
-	for m := range b.Messages() {
-		out = append(out, m)
-	}
-	if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-		return out, err
-	}
-	return out, nil
+	return fmt.Errorf("linker: %w", err)
 }
 
 // rebuild reads CHILDREN from the start into a fresh index.
@@ -119,29 +88,14 @@ func (l *Linker) rebuild(ctx context.Context) error {
 // ReadChildren calls fn for every message of CHILDREN from seq `from` to the
 // stream's end as it stood when called.
 func ReadChildren(ctx context.Context, js jetstream.JetStream, from uint64, fn func(seq uint64, id uuid.UUID, b child.Batch) error) error {
-	st, err := js.Stream(ctx, natsjs.StreamChildren)
+	last, err := natsjs.LastSeq(ctx, js, natsjs.StreamChildren)
 	if err != nil {
 		return fmt.Errorf("read CHILDREN: %w", err)
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("read CHILDREN: %w", err)
-	}
-	last := info.State.LastSeq
-	if last < from || info.State.Msgs == 0 {
+	if last < from || last == 0 {
 		return nil
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
-	})
-	if err != nil {
-		return fmt.Errorf("read CHILDREN: %w", err)
-	}
-	for {
-		msgs, err := fetch(cons, 2000)
-		if err != nil {
-			return fmt.Errorf("read CHILDREN: %w", err)
-		}
+	return natsjs.Follow(ctx, js, natsjs.StreamChildren, from, last, 2000, func(msgs []jetstream.Msg) error {
 		for _, m := range msgs {
 			md, err := m.Metadata()
 			if err != nil {
@@ -154,14 +108,9 @@ func ReadChildren(ctx context.Context, js jetstream.JetStream, from uint64, fn f
 			if err := fn(md.Sequence.Stream, id, b); err != nil {
 				return err
 			}
-			if md.Sequence.Stream >= last {
-				return nil
-			}
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
+		return nil
+	})
 }
 
 // DecodeChildMsg decodes a CHILDREN message.
@@ -228,6 +177,9 @@ func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
 		return fmt.Errorf("linker checkpoint: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after commit this is a no-op
+	if err := postgres.AsyncCommit(ctx, tx); err != nil {
+		return err
+	}
 	if err := postgres.SaveCheckpoint(ctx, tx, CheckpointName, natsjs.StreamFeeds, lastFeed); err != nil {
 		return err
 	}
@@ -376,4 +328,3 @@ func (l *Linker) lastSubjectSeq(ctx context.Context, id uuid.UUID) (uint64, erro
 	}
 	return m.Sequence, nil
 }
-

@@ -45,10 +45,12 @@ func rootCmd() *cobra.Command {
 }
 
 // hubFlags are the flags of every command that opens the hub's stores.
-func hubFlags(fs *pflag.FlagSet) {
+func hubFlags(fs *pflag.FlagSet) { hubFlagsWith(fs, "./data", postgres.DefaultURL) }
+
+func hubFlagsWith(fs *pflag.FlagSet, dataDir, dbURL string) {
 	fs.String("http-addr", "127.0.0.1:8080", "HTTP listen address")
-	fs.String("data-dir", "./data", "data directory (the embedded event log lives here)")
-	fs.String("database-url", postgres.DefaultURL, "PostgreSQL URL")
+	fs.String("data-dir", dataDir, "data directory (the embedded event log lives here)")
+	fs.String("database-url", dbURL, "PostgreSQL URL")
 	fs.String("nats-url", "", "external NATS server or cluster URL; empty embeds one")
 	fs.String("nats-listen", "", "embedded NATS only: host:port to accept agency publishers on")
 }

@@ -1,0 +1,46 @@
+package natsjs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The register of practitioners and agency keys, and the audit trail.
+const (
+	StreamRegistry = "REGISTRY"
+	StreamAudit    = "AUDIT"
+
+	SubjectRegistry = "registry.>" // registry.practitioners.<id>, registry.keys.<id>
+	SubjectAudit    = "audit.>"    // audit.<action>
+)
+
+// AuthStreamConfigs are the streams of the register and the audit trail.
+// Neither allows deleting or purging messages: the trail of who read what,
+// and of who was allowed to, is evidence.
+func AuthStreamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name: StreamRegistry, Subjects: []string{SubjectRegistry}, Storage: jetstream.FileStorage,
+			Duplicates: DedupeWindow, AllowDirect: true, DenyDelete: true, DenyPurge: true,
+			Description: "Practitioner register and agency API keys",
+		},
+		{
+			Name: StreamAudit, Subjects: []string{SubjectAudit}, Storage: jetstream.FileStorage,
+			Duplicates: DedupeWindow, AllowDirect: true, DenyDelete: true, DenyPurge: true,
+			Description: "Audit trail: every search, view, export, sign-in and refusal",
+		},
+	}
+}
+
+// EnsureAuthStreams creates the register and audit streams or brings their
+// configuration up to date.
+func EnsureAuthStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range AuthStreamConfigs() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
