@@ -32,7 +32,7 @@ type Thresholds struct {
 // but real in a large area), while the same pair with a shared phone, carer
 // or address scores 35 or more and links. Lower is 14 bits: the sibling
 // pattern (same family name and household, different given name and date of
-// birth) scores about 10 and is a new child, and a child whose given name is
+// birth) scores about 7 to 12 and is a new child, and a child whose given name is
 // a spelling variant and who has moved scores about 22 and is reviewed. In
 // probability terms, with about 1 match in 80,000 random pairs (prior odds
 // 2^-16.3), 28 bits is posterior odds of about 3,000 to 1.
@@ -144,7 +144,8 @@ func possibleTwin(v ComparisonVector) bool {
 //
 //   - a link by identifier against any source wins;
 //   - otherwise a conflicting identifier against any source makes it New;
-//   - otherwise the best-scoring source decides, except that if any source
+//   - otherwise the source with the strongest outcome (then the highest
+//     score) decides, except that if any source
 //     raised the twin guard the outcome is at most Review.
 //
 // It returns the decision and the index of the source that gave it (-1
@@ -166,7 +167,7 @@ func DecideBest(a Features, sources []Features, w Weights, t Thresholds) (Decisi
 		case d.Rule == RuleTwin:
 			twin = true
 		}
-		if bi < 0 || d.Score > best.Score || (d.Score == best.Score && rank(d.Outcome) > rank(best.Outcome)) {
+		if bi < 0 || rank(d.Outcome) > rank(best.Outcome) || (rank(d.Outcome) == rank(best.Outcome) && d.Score > best.Score) {
 			best, bi = d, i
 		}
 	}

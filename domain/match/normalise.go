@@ -45,16 +45,27 @@ func NormaliseName(s string) string {
 		space = false
 		b.WriteRune(r)
 	}
-	for _, r := range norm.NFD.String(s) {
+	latin := false // whether the last letter was Latin
+	// Lower-casing first, and on valid UTF-8 only, means every letter is
+	// fully decomposed before its marks are judged; otherwise a second call
+	// could strip a mark the first one kept.
+	for _, r := range norm.NFD.String(strings.ToLower(strings.ToValidUTF8(s, " "))) {
 		switch {
 		case isApostrophe(r):
 		case unicode.Is(unicode.Mn, r):
-			// A combining mark left by decomposition: the diacritic itself.
+			// A combining mark on a Latin letter is a diacritic (é→e); on
+			// other scripts it can be part of the letter (Cyrillic й), so it
+			// stays and the result is recomposed below.
+			if !latin && b.Len() > 0 && !space {
+				b.WriteRune(r)
+			}
 		case specialFold[r] != "":
+			latin = true
 			for _, x := range specialFold[r] {
 				emit(x)
 			}
 		case unicode.IsLetter(r):
+			latin = unicode.Is(unicode.Latin, r)
 			l := unicode.ToLower(r)
 			if f, ok := specialFold[l]; ok {
 				for _, x := range f {
@@ -67,7 +78,7 @@ func NormaliseName(s string) string {
 			space = true
 		}
 	}
-	return b.String()
+	return norm.NFC.String(b.String())
 }
 
 func isPlainASCII(s string) bool {

@@ -28,7 +28,7 @@ type Weights struct {
 //	  u exact ≈ 0.01: the summed squared frequency of children's first names.
 //	family name    exact +8.8  part/previous +6.6  similar +3.9  sounds same +2.7  different -5.6
 //	  u exact ≈ 0.002: surnames are more spread than first names (Smith ≈ 1%).
-//	date of birth  exact +12.6  swapped +6.6  one digit +3.3  different -5.7
+//	date of birth  exact +12.6  swapped +6.7  one digit +3.3  different -5.7
 //	  u exact ≈ 1/6570: 18 years of days. A random swap needs day ≤ 12 and
 //	  hits one date, u ≈ 0.37/6570; about 17 dates lie one digit away.
 //	gender         same +1.0  different -4.1
@@ -36,7 +36,7 @@ type Weights struct {
 //	  u full ≈ 1/5000 within an area; children move, so m full is only 0.75.
 //	address line   same +11.2  nearly +6.3  different -2.2
 //	carer name     same +13.3  given only +3.9  different -1.5
-//	phone          shared +13.0  different -1.0
+//	phone          shared +13.0  different -0.7
 //	  phones change often (m 0.4) but a shared mobile is almost unique.
 //	NHS number     same +23.2  different -8.4
 //	UPN            same +23.2  different -6.6

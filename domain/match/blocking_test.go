@@ -1,0 +1,84 @@
+package match
+
+import (
+	"strings"
+	"testing"
+
+	"contactpoint/domain/record"
+)
+
+func shareKey(a, b *Features) bool {
+	set := map[string]bool{}
+	for _, k := range BlockingKeys(a) {
+		set[k] = true
+	}
+	for _, k := range BlockingKeys(b) {
+		if set[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBlockingSurvivesOneError: a true match with any single error still
+// shares at least one key with the original.
+func TestBlockingSurvivesOneError(t *testing.T) {
+	base := func() *record.Child {
+		return with(olivia(), func(c *record.Child) { c.BirthDate = "2015-03-04" })
+	}
+	errs := map[string]func(*record.Child){
+		"given name changed":      func(c *record.Child) { c.Name.Given = "Grace" },
+		"nickname":                func(c *record.Child) { c.Name.Given = "Livvy" },
+		"family name misspelt":    func(c *record.Child) { c.Name.Family = "Hewes" },
+		"double-barrelled":        func(c *record.Child) { c.Name.Family = "Patel-Hughes" },
+		"day wrong":               func(c *record.Child) { c.BirthDate = "2015-03-07" },
+		"month wrong":             func(c *record.Child) { c.BirthDate = "2015-08-04" },
+		"year wrong":              func(c *record.Child) { c.BirthDate = "2016-03-04" },
+		"day and month swapped":   func(c *record.Child) { c.BirthDate = "2015-04-03" },
+		"moved":                   func(c *record.Child) { c.Address = &record.Address{Postcode: "M1 1AE"} },
+		"no address":              func(c *record.Child) { c.Address = nil },
+		"month wrong, no address": func(c *record.Child) { c.BirthDate = "2015-08-04"; c.Address = nil },
+	}
+	for name, change := range errs {
+		a, b := feat(base()), feat(with(base(), change))
+		if !shareKey(a, b) {
+			t.Errorf("%s: no blocking key in common\n  %v\n  %v", name, BlockingKeys(a), BlockingKeys(b))
+		}
+	}
+	// Identifiers block on their own.
+	a := feat(with(bare("Olivia", "Hughes", "2015-03-04"), withNHS(nhsA)))
+	b := feat(with(bare("Harry", "Patel", "2001-12-25"), withNHS(nhsA)))
+	if !shareKey(a, b) {
+		t.Error("same NHS number does not share a key")
+	}
+}
+
+func TestBlockingKeysAreCompactAndSelective(t *testing.T) {
+	f := feat(with(olivia(), withNHS(nhsA)))
+	keys := BlockingKeys(f)
+	if len(keys) < 6 || len(keys) > 40 {
+		t.Fatalf("%d keys: %v", len(keys), keys)
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			t.Errorf("duplicate key %q", k)
+		}
+		seen[k] = true
+		if i := strings.IndexByte(k, '|'); i < 1 || i > 2 {
+			t.Errorf("key %q has no kind prefix", k)
+		}
+		if strings.Contains(strings.ToLower(k), "olivia") || strings.Contains(strings.ToLower(k), "hughes") {
+			t.Errorf("key %q holds a raw name", k)
+		}
+	}
+	// Siblings in one household do not share a key unless their names or
+	// dates collide.
+	sib := feat(with(olivia(), func(c *record.Child) { c.Name.Given = "Harry"; c.BirthDate = "2012-07-30" }))
+	if shareKey(f, sib) {
+		t.Errorf("siblings share a key: %v / %v", keys, BlockingKeys(sib))
+	}
+	if k := BlockingKeys(&Features{}); len(k) != 0 {
+		t.Errorf("empty features give keys %v", k)
+	}
+}

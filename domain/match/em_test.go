@@ -1,0 +1,166 @@
+package match
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// simTruth are the m- and u-probabilities the simulation draws from; they
+// differ from DefaultWeights so that recovering them is not a matter of
+// staying where EM started.
+func simTruth() Weights {
+	var w Weights
+	set := func(f Field, l Level, m, u float64) { w.M[f][l], w.U[f][l] = m, u }
+	set(FieldGiven, Exact, 0.75, 0.02)
+	set(FieldGiven, Close, 0.12, 0.01)
+	set(FieldGiven, Partial, 0.05, 0.01)
+	set(FieldGiven, Weak, 0.03, 0.02)
+	set(FieldGiven, Disagree, 0.05, 0.94)
+	set(FieldFamily, Exact, 0.80, 0.01)
+	set(FieldFamily, Close, 0.08, 0.005)
+	set(FieldFamily, Partial, 0.05, 0.01)
+	set(FieldFamily, Weak, 0.03, 0.02)
+	set(FieldFamily, Disagree, 0.04, 0.955)
+	set(FieldBirthDate, Exact, 0.90, 0.01)
+	set(FieldBirthDate, Close, 0.03, 0.002)
+	set(FieldBirthDate, Partial, 0.04, 0.03)
+	set(FieldBirthDate, Disagree, 0.03, 0.958)
+	set(FieldGender, Exact, 0.95, 0.5)
+	set(FieldGender, Disagree, 0.05, 0.5)
+	set(FieldPostcode, Exact, 0.6, 0.01)
+	set(FieldPostcode, Close, 0.1, 0.04)
+	set(FieldPostcode, Partial, 0.1, 0.2)
+	set(FieldPostcode, Disagree, 0.2, 0.75)
+	w.Prior = 0.08
+	return w
+}
+
+func simulate(rng *rand.Rand, truth Weights, n int) ([]ComparisonVector, []bool) {
+	draw := func(p []float64, levels []Level) Level {
+		x := rng.Float64()
+		for i, l := range levels {
+			x -= p[i]
+			if x < 0 {
+				return l
+			}
+		}
+		return levels[len(levels)-1]
+	}
+	vs := make([]ComparisonVector, n)
+	matches := make([]bool, n)
+	for i := range vs {
+		match := rng.Float64() < truth.Prior
+		matches[i] = match
+		for f := Field(0); f <= FieldPostcode; f++ {
+			if rng.Float64() < 0.1 { // one value in ten is missing
+				continue
+			}
+			levels := fieldLevels[f]
+			p := make([]float64, len(levels))
+			for j, l := range levels {
+				if match {
+					p[j] = truth.M[f][l]
+				} else {
+					p[j] = truth.U[f][l]
+				}
+			}
+			vs[i][f] = draw(p, levels)
+		}
+	}
+	return vs, matches
+}
+
+func TestEstimateWeightsRecoversSimulatedWeights(t *testing.T) {
+	truth := simTruth()
+	vs, _ := simulate(rand.New(rand.NewPCG(7, 11)), truth, 200_000)
+	got := EstimateWeights(vs, 500)
+
+	if math.Abs(got.Prior-truth.Prior) > 0.01 {
+		t.Errorf("prior %.4f, want about %.4f", got.Prior, truth.Prior)
+	}
+	for f := Field(0); f <= FieldPostcode; f++ {
+		for _, l := range fieldLevels[f] {
+			want, est := truth.Weight(f, l), got.Weight(f, l)
+			if (want > 0) != (est > 0) {
+				t.Errorf("%s %s: weight %.2f has the wrong sign (truth %.2f)", f, l, est, want)
+			}
+			if math.Abs(want-est) > 0.6 {
+				t.Errorf("%s %s: weight %.2f, truth %.2f", f, l, est, want)
+			}
+			if math.Abs(got.M[f][l]-truth.M[f][l]) > 0.03 {
+				t.Errorf("%s %s: m %.3f, truth %.3f", f, l, got.M[f][l], truth.M[f][l])
+			}
+		}
+		// The order of levels must survive estimation.
+		levels := fieldLevels[f]
+		for i := 1; i < len(levels); i++ {
+			if truth.Weight(f, levels[i-1]) > truth.Weight(f, levels[i]) && got.Weight(f, levels[i-1]) <= got.Weight(f, levels[i]) {
+				t.Errorf("%s: %s no longer outweighs %s", f, levels[i-1], levels[i])
+			}
+		}
+	}
+	// Fields never observed keep finite weights and contribute nothing odd.
+	for _, l := range fieldLevels[FieldNHS] {
+		if w := got.Weight(FieldNHS, l); math.IsInf(w, 0) || math.IsNaN(w) {
+			t.Errorf("NHS %s weight %v", l, w)
+		}
+	}
+}
+
+func TestEstimateWeightsDeterministic(t *testing.T) {
+	vs, _ := simulate(rand.New(rand.NewPCG(3, 4)), simTruth(), 20_000)
+	a, b := EstimateWeights(vs, 100), EstimateWeights(vs, 100)
+	if a != b {
+		t.Fatal("EstimateWeights differs between runs on the same input")
+	}
+	if EstimateWeights(nil, 10) != DefaultWeights() {
+		t.Fatal("no pairs should give the defaults")
+	}
+}
+
+func TestLearnWeights(t *testing.T) {
+	truth := simTruth()
+	vs, matches := simulate(rand.New(rand.NewPCG(5, 6)), truth, 100_000)
+	labelled := make([]LabelledPair, len(vs))
+	for i := range vs {
+		labelled[i] = LabelledPair{vs[i], matches[i]}
+	}
+	got := LearnWeights(labelled)
+	if math.Abs(got.Prior-truth.Prior) > 0.005 {
+		t.Errorf("prior %.4f, want %.4f", got.Prior, truth.Prior)
+	}
+	for f := Field(0); f <= FieldPostcode; f++ {
+		for _, l := range fieldLevels[f] {
+			if want, est := truth.Weight(f, l), got.Weight(f, l); math.Abs(want-est) > 0.5 {
+				t.Errorf("%s %s: weight %.2f, truth %.2f", f, l, est, want)
+			}
+		}
+	}
+	// With a handful of labels the defaults still dominate.
+	few := LearnWeights(labelled[:3])
+	if few.Weight(FieldBirthDate, Exact) < 5 {
+		t.Errorf("three labels moved the date-of-birth weight to %.2f", few.Weight(FieldBirthDate, Exact))
+	}
+}
+
+func TestDefaultWeightsAreDistributions(t *testing.T) {
+	w := DefaultWeights()
+	for f := Field(0); f < NumFields; f++ {
+		var m, u float64
+		for _, l := range fieldLevels[f] {
+			m += w.M[f][l]
+			u += w.U[f][l]
+			if w.M[f][l] <= 0 || w.U[f][l] <= 0 {
+				t.Errorf("%s %s: m %v u %v", f, l, w.M[f][l], w.U[f][l])
+			}
+		}
+		if math.Abs(m-1) > 1e-9 || math.Abs(u-1) > 1e-9 {
+			t.Errorf("%s: m sums to %v, u to %v", f, m, u)
+		}
+		// Agreement must always be worth more than disagreement.
+		if w.Weight(f, Exact) <= 0 || w.Weight(f, Disagree) >= 0 {
+			t.Errorf("%s: exact %.1f disagree %.1f", f, w.Weight(f, Exact), w.Weight(f, Disagree))
+		}
+	}
+}
