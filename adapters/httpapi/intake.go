@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"contactpoint/app/intake"
+	"contactpoint/domain/access"
+	"contactpoint/domain/audit"
 	"contactpoint/domain/record"
 )
 
@@ -36,6 +38,16 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 	if !record.IsAgency(agency) {
 		writeError(w, http.StatusNotFound, "unknown-agency", fmt.Sprintf("agency must be one of %v", record.Agencies))
 		return
+	}
+	// The API key, not the request, says which agency and system is sending.
+	system := r.URL.Query().Get("system")
+	if sys, ok := access.AgencySystemFrom(r.Context()); ok {
+		if err := sys.MayFeed(agency); err != nil || (system != "" && system != sys.System) {
+			_ = s.audited(w, r, audit.Entry{Action: audit.ActRefused, Outcome: audit.Refused, Reason: "wrong-agency", Status: http.StatusForbidden})
+			writeError(w, http.StatusForbidden, "wrong-agency", "this API key is for another agency or system")
+			return
+		}
+		system = sys.System
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != "application/x-ndjson") {
@@ -68,7 +80,7 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "empty-body", "no records in the request body")
 		return
 	}
-	o := intake.Origin{Agency: agency, System: r.URL.Query().Get("system"), Format: "json", Channel: "http"}
+	o := intake.Origin{Agency: agency, System: system, Format: "json", Channel: "http"}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
 	outs, err := s.Intake.SubmitJSON(ctx, o, raws)
@@ -115,4 +127,3 @@ func splitLines(body []byte, max int) ([][]byte, error) {
 	}
 	return out, sc.Err()
 }
-

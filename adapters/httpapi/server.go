@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"contactpoint/app/intake"
+	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
 	"contactpoint/projections/directory"
 )
@@ -39,16 +40,26 @@ func (OpenPolicy) View(_ *http.Request, v child.View) (child.View, bool) { retur
 type Server struct {
 	Intake   *intake.Service
 	Store    *directory.Store
+	Linker   Linkage // steward commands; nil leaves their routes out
 	Policy   Policy
 	Log      *slog.Logger
 	MaxBody  int64
 	MaxBatch int
+	// Audit records every read before it is answered; a read whose record
+	// cannot be written is not answered. Nil records nothing (handler tests).
+	Audit audit.Recorder
+	// Mount, when set, adds the routes of other packages (sign-in, register,
+	// audit) to the mux and returns it wrapped in authentication.
+	Mount func(*http.ServeMux) http.Handler
+	// Children appends shield and involvement decisions; nil refuses them.
+	Children ChildLog
+	Now      func() time.Time // nil is time.Now
 }
 
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	if s.Policy == nil {
-		s.Policy = OpenPolicy{}
+		s.Policy = AccessPolicy{}
 	}
 	if s.MaxBody == 0 {
 		s.MaxBody = DefaultMaxBody
@@ -60,8 +71,26 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/feeds/{agency}/records", s.postRecords)
 	mux.HandleFunc("GET /v1/children", s.searchChildren)
 	mux.HandleFunc("GET /v1/children/{id}", s.getChild)
+	if s.Linker != nil {
+		s.registerSteward(mux)
+	}
+	mux.HandleFunc("POST /v1/children/{id}/shield", s.applyShield)
+	mux.HandleFunc("DELETE /v1/children/{id}/shield", s.liftShield)
+	mux.HandleFunc("POST /v1/children/{id}/shield/lift", s.liftShield)
+	mux.HandleFunc("GET /v1/shields/due", s.shieldsDue)
+	mux.HandleFunc("POST /v1/children/{id}/involvement", s.indicateInvolvement)
+	mux.HandleFunc("GET /fhir/metadata", s.fhirMetadata)
+	mux.HandleFunc("GET /fhir/Patient", s.fhirSearch)
+	mux.HandleFunc("GET /fhir/Patient/{id}", s.fhirRead)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	return recoverer(s.Log, mux)
+	if s.Audit == nil {
+		s.Audit = audit.Discard{}
+	}
+	var h http.Handler = mux
+	if s.Mount != nil {
+		h = s.Mount(mux)
+	}
+	return recoverer(s.Log, h)
 }
 
 // apiError is the body of every error response.
@@ -111,6 +140,9 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	v, err := s.Store.Get(ctx, id)
 	if err == directory.ErrNotFound {
+		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "not-found", Subject: id.String(), Status: http.StatusNotFound}) {
+			return
+		}
 		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
 		return
 	}
@@ -121,7 +153,13 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 	}
 	shown, ok := s.Policy.View(r, v)
 	if !ok {
+		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "withheld", Subject: id.String(), Status: http.StatusNotFound}) {
+			return
+		}
 		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
+		return
+	}
+	if !s.audited(w, r, audit.Entry{Action: audit.ActView, Children: []string{id.String()}, Status: http.StatusOK}) {
 		return
 	}
 	writeJSON(w, http.StatusOK, shown)

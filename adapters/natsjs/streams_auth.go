@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -43,4 +44,32 @@ func EnsureAuthStreams(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	return nil
+}
+
+// AgencyNATSUser is the NATS user of one agency system that publishes
+// feed records over NATS. It may publish only to intake.<agency>.<system>
+// and receive the hub's replies; it cannot publish to feeds.>, to another
+// agency's subject, or to JetStream's API. Password may be a bcrypt hash
+// ($2a$...), which nats-server checks as such.
+//
+// For an external cluster the same permissions go in the server's
+// configuration, one user per agency system:
+//
+//	authorization {
+//	  users = [
+//	    { user: "health.royal-infirmary-pas", password: "$2a$11$...",
+//	      permissions: { publish: { allow: ["intake.health.royal-infirmary-pas"] },
+//	                     subscribe: { allow: ["_INBOX.>"] } } }
+//	    { user: "contactpoint", password: "$2a$11$..." }  # the hub itself: no limits
+//	  ]
+//	}
+func AgencyNATSUser(agency, system, password string) *server.User {
+	return &server.User{
+		Username: agency + "." + system,
+		Password: password,
+		Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{"intake." + agency + "." + system}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+		},
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"contactpoint/adapters/httpapi"
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/postgres"
+	"contactpoint/app/childlog"
 	"contactpoint/app/intake"
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
@@ -27,27 +28,34 @@ import (
 
 // Config is everything the hub needs to start.
 type Config struct {
+	// DeferLinker leaves the linker stopped until StartLinker, so that a
+	// benchmark can fill FEEDS first and time linking alone.
+	DeferLinker bool
 	HTTPAddr    string
 	DataDir     string
 	DatabaseURL string
 	NATSURL     string
 	NATSListen  string // embedded server only: open a TCP port for agency publishers
+	Auth        AuthConfig
 }
 
 // Hub is a running hub.
 type Hub struct {
-	cfg      Config
-	log      *slog.Logger
-	NATS     *natsjs.Conn
-	DB       *pgxpool.Pool
-	Intake   *intake.Service
-	Linker   *linker.Linker
-	Dir      *directory.Projection
-	Store    *directory.Store
-	HTTP     *http.Server
-	listener net.Listener
-	wg       sync.WaitGroup
-	cancel   context.CancelFunc
+	cfg    Config
+	log    *slog.Logger
+	NATS   *natsjs.Conn
+	DB     *pgxpool.Pool
+	Intake *intake.Service
+	Linker *linker.Linker
+	Dir    *directory.Projection
+	Store  *directory.Store
+	HTTP   *http.Server
+	Security
+	listener   net.Listener
+	wg         sync.WaitGroup
+	runCtx     context.Context
+	linkerOnce sync.Once
+	cancel     context.CancelFunc
 }
 
 // Start opens everything and starts the background consumers and the HTTP
@@ -78,13 +86,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	h.Intake = intake.New(intakeJS, v)
-	h.Linker = linker.New(linkerJS, h.DB, log, nil)
+	h.Linker = linker.New(linkerJS, h.DB, log, linker.DefaultConfig())
 	h.Dir = directory.New(h.NATS.JS, h.DB, log, child.DefaultRules())
 	h.Store = directory.NewStore(h.DB)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	h.supervise(runCtx, "linker", h.Linker.Run)
+	h.runCtx = runCtx
+	if !cfg.DeferLinker {
+		h.StartLinker()
+	}
 	h.supervise(runCtx, "directory", h.Dir.Run)
 	sub, err := intake.SubscribeNATS(runCtx, h.NATS.NC, h.Intake, log)
 	if err != nil {
@@ -92,8 +103,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	_ = sub
+	if err := h.startSecurity(ctx, runCtx); err != nil {
+		h.Close()
+		return nil, err
+	}
 
-	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Log: log}
+	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
+		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}}
 	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	if cfg.HTTPAddr != "" {
 		if h.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -214,4 +230,9 @@ func (h *Hub) Caught(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return dk >= ci.State.LastSeq, nil
+}
+
+// StartLinker starts the linker (once) when Config.DeferLinker held it back.
+func (h *Hub) StartLinker() {
+	h.linkerOnce.Do(func() { h.supervise(h.runCtx, "linker", h.Linker.Run) })
 }

@@ -53,7 +53,10 @@ func example(t *testing.T, agency string) []byte {
 
 func post(t *testing.T, h *hub.Hub, agency, ctype string, body []byte) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post("http://"+h.Addr()+"/v1/feeds/"+agency+"/records", ctype, bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+h.Addr()+"/v1/feeds/"+agency+"/records", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("X-API-Key", feedKey(t, h, agency, body))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +81,7 @@ type searchResp struct {
 
 func search(t *testing.T, h *hub.Hub, q url.Values) searchResp {
 	t.Helper()
-	resp, err := http.Get("http://" + h.Addr() + "/v1/children?" + q.Encode())
+	resp, err := get(t, h, readerToken(t, h), "/v1/children?"+q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +148,7 @@ func TestHTTPIntakeToDirectory(t *testing.T) {
 	}
 
 	// The record view.
-	resp, err := http.Get("http://" + h.Addr() + "/v1/children/" + id)
+	resp, err := get(t, h, readerToken(t, h), "/v1/children/"+id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +202,7 @@ func TestNATSIntake(t *testing.T) {
 		t.Fatalf("bad record reply %s", bad.Data)
 	}
 	waitProjected(t, h)
-	if res := search(t, h, url.Values{"family": {"hughes"}, "given": {"olivia"}}); res.Count != 1 {
+	if res := search(t, h, url.Values{"family": {"hughes"}, "given": {"olivia"}, "birth_date": {"2015-03-14"}}); res.Count != 1 {
 		t.Fatalf("NATS record not in directory: %+v", res)
 	}
 	if q := streamMsgs(t, h, natsjs.StreamQuarantine); q != 1 {

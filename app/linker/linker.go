@@ -1,6 +1,9 @@
 // Package linker is the aggregate layer between FEEDS and CHILDREN: it
-// resolves which child each feed record is about and appends the resulting
-// events to that child's own subject, with optimistic concurrency.
+// resolves which child each feed record is about — deterministic
+// identifiers first, then probabilistic matching with a review queue for the
+// uncertain — and appends the resulting events to that child's own subject,
+// with optimistic concurrency. It is the single writer of linkage: merges,
+// splits and review decisions by data stewards go through it too.
 package linker
 
 import (
@@ -12,6 +15,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,17 +26,28 @@ import (
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/postgres"
 	"contactpoint/domain/child"
+	"contactpoint/domain/match"
 	"contactpoint/domain/record"
 )
 
 // CheckpointName is the linker's row in the checkpoints table.
 const CheckpointName = "linker"
 
-// Matcher is the seam for probabilistic matching: asked only when no
-// deterministic rule (same source record, known NHS number, known UPN)
-// applies. A nil Matcher registers a new child.
-type Matcher interface {
-	Match(rec *record.Record) (childID uuid.UUID, link child.Link, ok bool)
+// ByLinker is the Decision.By of the linker's own decisions.
+const ByLinker = "linker"
+
+// ErrNotReady is returned by commands while the linker rebuilds its index.
+var ErrNotReady = errors.New("the linker is starting; try again shortly")
+
+// Config holds the matching parameters.
+type Config struct {
+	Weights    match.Weights
+	Thresholds match.Thresholds
+}
+
+// DefaultConfig uses the documented default weights and thresholds.
+func DefaultConfig() Config {
+	return Config{Weights: match.DefaultWeights(), Thresholds: match.DefaultThresholds()}
 }
 
 // Linker consumes FEEDS and writes CHILDREN.
@@ -40,49 +55,58 @@ type Linker struct {
 	js        jetstream.JetStream
 	pool      *pgxpool.Pool
 	log       *slog.Logger
-	matcher   Matcher
-	idx       *Index
+	cfg       Config
 	now       func() time.Time
 	BatchSize int
+
+	mu    sync.Mutex // serialises feed batches and steward commands
+	idx   *Index
+	ready bool
 }
 
 // New returns a linker.
-func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, m Matcher) *Linker {
-	return &Linker{js: js, pool: pool, log: log, matcher: m, now: time.Now, BatchSize: 1000}
+func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, cfg Config) *Linker {
+	return &Linker{js: js, pool: pool, log: log, cfg: cfg, now: time.Now, BatchSize: 1000}
 }
-
-// Index returns the linker's index (for tests and statistics).
-func (l *Linker) Index() *Index { return l.idx }
 
 // Run rebuilds the index from CHILDREN, then links FEEDS from the linker's
 // checkpoint until ctx ends or the event log fails. A failed run loses
 // nothing: run it again and it resumes from its checkpoint.
 func (l *Linker) Run(ctx context.Context) error {
-	if err := l.rebuild(ctx); err != nil {
+	l.mu.Lock()
+	l.ready = false
+	l.mu.Unlock()
+	idx := NewIndex()
+	err := ReadChildren(ctx, l.js, 1, func(seq uint64, id uuid.UUID, b child.Batch) error {
+		idx.apply(id, b)
+		idx.children[idx.ref(id)].lastSeq = seq
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	from, err := postgres.Checkpoint(ctx, l.pool, CheckpointName)
 	if err != nil {
 		return err
 	}
-	l.log.Info("linker started", "children", l.idx.Children(), "from_feed_seq", from+1)
+	l.mu.Lock()
+	l.idx, l.ready = idx, true
+	// A merge whose survivor half landed before a crash gets its other half.
+	err = l.completeMerges(ctx)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	l.log.Info("linker started", "children", idx.Children(), "from_feed_seq", from+1)
 	err = natsjs.Follow(ctx, l.js, natsjs.StreamFeeds, from+1, 0, l.BatchSize, func(msgs []jetstream.Msg) error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		return l.process(ctx, msgs)
 	})
 	if ctx.Err() != nil {
 		return nil
 	}
 	return fmt.Errorf("linker: %w", err)
-}
-
-// rebuild reads CHILDREN from the start into a fresh index.
-func (l *Linker) rebuild(ctx context.Context) error {
-	l.idx = NewIndex()
-	return ReadChildren(ctx, l.js, 1, func(seq uint64, id uuid.UUID, b child.Batch) error {
-		l.idx.apply(id, b)
-		l.idx.lastSeq[id] = seq
-		return nil
-	})
 }
 
 // ReadChildren calls fn for every message of CHILDREN from seq `from` to the
@@ -126,7 +150,13 @@ func DecodeChildMsg(subject string, data []byte) (uuid.UUID, child.Batch, error)
 	return id, b, nil
 }
 
-// pending is what a batch of feed records yields for one child.
+// plan gathers, for one batch of feed records, the events for each child in
+// the order the children were first touched.
+type plan struct {
+	order []uuid.UUID
+	per   map[uuid.UUID]*pending
+}
+
 type pending struct {
 	id       uuid.UUID
 	batch    child.Batch
@@ -134,12 +164,33 @@ type pending struct {
 	lastSeq  uint64
 }
 
+func (p *plan) add(id uuid.UUID, feedSeq uint64, events ...child.Event) {
+	if len(events) == 0 {
+		return
+	}
+	if p.per == nil {
+		p.per = map[uuid.UUID]*pending{}
+	}
+	pd := p.per[id]
+	if pd == nil {
+		pd = &pending{id: id, batch: child.Batch{ChildID: id.String()}, firstSeq: feedSeq}
+		p.per[id] = pd
+		p.order = append(p.order, id)
+	}
+	pd.batch.Events = append(pd.batch.Events, events...)
+	pd.lastSeq = feedSeq
+}
+
+// bridge is a pair of children that one record's identifiers join.
+type bridge struct{ a, b ref }
+
 // process links a batch of feed messages: decide each in order against the
-// index (updated as it goes, so records in one batch see each other), then
-// append one message per child, then move the checkpoint.
+// index (updated as it goes, so records in one batch see each other), append
+// one message per child, merge the children the batch showed to be one, and
+// move the checkpoint.
 func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
-	var order []uuid.UUID
-	per := map[uuid.UUID]*pending{}
+	var p plan
+	var bridges []bridge
 	var lastFeed uint64
 	for _, m := range msgs {
 		md, err := m.Metadata()
@@ -155,21 +206,12 @@ func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
 			l.log.Error("linker: undecodable FEEDS message skipped", "feed_seq", seq, "err", err)
 			continue
 		}
-		id, events := l.decide(&rec, seq, md.Timestamp)
-		if len(events) == 0 {
-			continue
-		}
-		p := per[id]
-		if p == nil {
-			p = &pending{id: id, batch: child.Batch{ChildID: id.String()}, firstSeq: seq}
-			per[id] = p
-			order = append(order, id)
-		}
-		p.batch.Events = append(p.batch.Events, events...)
-		p.lastSeq = seq
-		l.idx.apply(id, child.Batch{Events: events})
+		bridges = append(bridges, l.decide(&p, &rec, seq, md.Timestamp)...)
 	}
-	if err := l.append(ctx, order, per); err != nil {
+	if err := l.append(ctx, p); err != nil {
+		return err
+	}
+	if err := l.resolveBridges(ctx, bridges); err != nil {
 		return err
 	}
 	tx, err := l.pool.Begin(ctx)
@@ -186,43 +228,172 @@ func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
 	return tx.Commit(ctx)
 }
 
-// decide resolves one record to a child and the events it yields; no events
-// means the record changes nothing (a resend, or a withdrawal of the unknown).
-func (l *Linker) decide(rec *record.Record, feedSeq uint64, received time.Time) (uuid.UUID, []child.Event) {
+// decide resolves one record to a child, adds its events to the plan and
+// applies them to the index. It returns pairs of children that the record's
+// identifiers show to be one child.
+func (l *Linker) decide(p *plan, rec *record.Record, feedSeq uint64, received time.Time) []bridge {
+	x := l.idx
 	now := l.now().UTC()
 	key := rec.Source.Key()
 	hash := child.ContentHash(rec)
-	if se, ok := l.idx.sources[key]; ok {
-		if rec.Operation == record.OpWithdraw {
-			if se.withdrawn {
-				return se.child, nil
-			}
-			return se.child, []child.Event{{Type: child.TypeWithdrawn, At: now, Withdrawn: &child.Withdrawn{Source: key, FeedSeq: feedSeq}}}
+	emit := func(r ref, events ...child.Event) {
+		id := x.children[r].id
+		p.add(id, feedSeq, events...)
+		x.apply(id, child.Batch{Events: events})
+	}
+
+	se, known := x.sources[key]
+	switch {
+	case rec.Operation == record.OpMerge:
+		return l.decideMerge(rec, feedSeq, emit)
+	case known && rec.Operation == record.OpWithdraw:
+		if !se.withdrawn {
+			emit(x.resolve(se.child), child.Event{Type: child.TypeWithdrawn, At: now, Withdrawn: &child.Withdrawn{Source: key, FeedSeq: feedSeq}})
 		}
-		if se.hash == hash && !se.withdrawn {
-			return se.child, nil
+		return nil
+	case rec.Operation == record.OpWithdraw:
+		return nil // nothing held to withdraw
+	case known:
+		r := x.resolve(se.child)
+		if se.hash != hash || se.withdrawn {
+			emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "source-record"}))
 		}
-		return se.child, []child.Event{stated(rec, hash, feedSeq, now, child.Link{Rule: "source-record"})}
+		return l.bridges(r, rec)
 	}
-	if rec.Operation == record.OpWithdraw {
-		return uuid.Nil, nil
+
+	f := match.FeaturesOf(rec.Child)
+	if r, ok := x.lookupNHS(f.NHS); ok {
+		emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "nhs-number"}))
+		return l.bridges(r, rec)
 	}
-	if id, ok := l.idx.nhs[rec.Child.NHSNumber()]; ok && rec.Child.NHSNumber() != "" {
-		return id, []child.Event{stated(rec, hash, feedSeq, now, child.Link{Rule: "nhs-number"})}
+	if r, ok := x.lookupUPN(f.UPN); ok {
+		emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "upn"}))
+		return l.bridges(r, rec)
 	}
-	if id, ok := l.idx.upn[rec.Child.UPN()]; ok && rec.Child.UPN() != "" {
-		return id, []child.Event{stated(rec, hash, feedSeq, now, child.Link{Rule: "upn"})}
-	}
-	if l.matcher != nil {
-		if id, link, ok := l.matcher.Match(rec); ok {
-			return id, []child.Event{stated(rec, hash, feedSeq, now, link)}
-		}
+
+	best, bestRef, found := l.bestCandidate(&f)
+	if found && best.Outcome == match.Link {
+		emit(bestRef, stated(rec, hash, feedSeq, now, child.Link{Rule: "score", Score: round(best.Score)}))
+		return nil
 	}
 	id := ChildID(received, feedSeq)
-	return id, []child.Event{
+	events := []child.Event{
 		{Type: child.TypeRegistered, At: now, Registered: &child.Registered{ChildID: id.String(), Reason: "new source record " + key.String()}},
 		stated(rec, hash, feedSeq, now, child.Link{Rule: "new"}),
 	}
+	if found && best.Outcome == match.Review {
+		ev, _ := json.Marshal(match.Explain(best.Vector, l.cfg.Weights))
+		events = append(events, child.Event{Type: child.TypeReviewRequested, At: now, Review: &child.ReviewRequested{
+			Candidate: x.children[bestRef].id.String(), Source: key, Score: round(best.Score), Evidence: ev,
+		}})
+	}
+	emit(x.ref(id), events...)
+	return nil
+}
+
+// resolveBridges merges children that one record's identifiers join, when
+// their own sources agree they are one child; when the sources disagree
+// (a mis-keyed number on a twin, say) a steward is asked instead.
+func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
+	x := l.idx
+	for _, br := range bridges {
+		a, b := x.resolve(br.a), x.resolve(br.b)
+		if a == b || x.notLinked(a, b) {
+			continue
+		}
+		d := x.compare(a, b, l.cfg.Weights, l.cfg.Thresholds)
+		if d.Outcome == match.Link {
+			if err := l.mergeRefs(ctx, a, b, child.Decision{By: ByLinker, Reason: "identifiers in one source record name both children (" + d.Rule + ")"}); err != nil {
+				return err
+			}
+			continue
+		}
+		if x.reviewed[pair(a, b)] {
+			continue
+		}
+		younger, older := a, b
+		if x.children[b].id.String() > x.children[a].id.String() {
+			younger, older = b, a
+		}
+		ev, _ := json.Marshal(match.Explain(d.Vector, l.cfg.Weights))
+		var p plan
+		yid := x.children[younger].id
+		p.add(yid, 0, child.Event{Type: child.TypeReviewRequested, At: l.now().UTC(), Review: &child.ReviewRequested{
+			Candidate: x.children[older].id.String(), Score: round(d.Score), Evidence: ev,
+		}})
+		if err := l.append(ctx, p); err != nil {
+			return err
+		}
+		x.apply(yid, p.per[yid].batch)
+	}
+	return nil
+}
+
+// bestCandidate scores the record against every candidate child.
+func (l *Linker) bestCandidate(f *match.Features) (match.Decision, ref, bool) {
+	var best match.Decision
+	var bestRef ref
+	found := false
+	for _, r := range l.idx.candidates(f) {
+		d, _ := match.DecideBest(*f, l.idx.features(r), l.cfg.Weights, l.cfg.Thresholds)
+		if !found || rank(d) > rank(best) || (rank(d) == rank(best) && d.Score > best.Score) {
+			best, bestRef, found = d, r, true
+		}
+	}
+	return best, bestRef, found && best.Outcome != match.New
+}
+
+func rank(d match.Decision) int {
+	switch d.Outcome {
+	case match.Link:
+		return 2
+	case match.Review:
+		return 1
+	}
+	return 0
+}
+
+func round(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
+
+// bridges finds other children that the record's identifiers belong to.
+func (l *Linker) bridges(r ref, rec *record.Record) []bridge {
+	var out []bridge
+	f := match.FeaturesOf(rec.Child)
+	for _, o := range []func() (ref, bool){
+		func() (ref, bool) { return l.idx.lookupNHS(f.NHS) },
+		func() (ref, bool) { return l.idx.lookupUPN(f.UPN) },
+	} {
+		if other, ok := o(); ok && other != r && !l.idx.notLinked(r, other) {
+			out = append(out, bridge{r, other})
+		}
+	}
+	return out
+}
+
+// decideMerge handles a source's own merge (an HL7 A40): the absorbed
+// record's child joins the surviving record's child, and the absorbed
+// record, retired by its source, is withdrawn.
+func (l *Linker) decideMerge(rec *record.Record, feedSeq uint64, emit func(ref, ...child.Event)) []bridge {
+	x := l.idx
+	if rec.Merge == nil {
+		return nil
+	}
+	key := rec.Source.Key()
+	old := record.SourceKey{Agency: key.Agency, System: key.System, RecordID: rec.Merge.AbsorbedRecordID}
+	se, ok1 := x.sources[key]
+	oe, ok2 := x.sources[old]
+	if !ok1 || !ok2 {
+		l.log.Warn("linker: merge names a record the hub does not hold", "feed_seq", feedSeq)
+		return nil
+	}
+	if !oe.withdrawn {
+		emit(x.resolve(oe.child), child.Event{Type: child.TypeWithdrawn, At: l.now().UTC(), Withdrawn: &child.Withdrawn{Source: old, FeedSeq: feedSeq}})
+	}
+	a, b := x.resolve(se.child), x.resolve(oe.child)
+	if a == b {
+		return nil
+	}
+	return []bridge{{a, b}}
 }
 
 func stated(rec *record.Record, hash string, feedSeq uint64, at time.Time, link child.Link) child.Event {
@@ -250,44 +421,50 @@ func ChildID(received time.Time, feedSeq uint64) uuid.UUID {
 // append publishes one message per child, pipelined, each expecting the
 // child's subject to be where the index says; a conflict (someone else wrote
 // to the child) re-reads the subject's position and tries again.
-func (l *Linker) append(ctx context.Context, order []uuid.UUID, per map[uuid.UUID]*pending) error {
+func (l *Linker) append(ctx context.Context, p plan) error {
 	type inflight struct {
 		p   *pending
 		fut jetstream.PubAckFuture
 	}
-	todo := order
+	todo := p.order
 	for attempt := 0; len(todo) > 0; attempt++ {
 		if attempt > 5 {
 			return fmt.Errorf("linker: %d children still conflict after retries", len(todo))
 		}
 		fl := make([]inflight, 0, len(todo))
 		for _, id := range todo {
-			p := per[id]
-			m, err := childMsg(p)
+			pd := p.per[id]
+			m, err := childMsg(pd)
 			if err != nil {
 				return err
 			}
-			fut, err := l.js.PublishMsgAsync(m,
-				jetstream.WithExpectLastSequencePerSubject(l.idx.lastSeq[id]),
-				jetstream.WithMsgID(fmt.Sprintf("link:%s:%d-%d", id, p.firstSeq, p.lastSeq)))
+			opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(l.idx.children[l.idx.ref(id)].lastSeq)}
+			if pd.firstSeq > 0 {
+				// Feed-driven appends are named by the feed records they carry;
+				// steward commands (no feed sequence) rely on the expected
+				// sequence alone, as each is a new decision.
+				opts = append(opts, jetstream.WithMsgID(fmt.Sprintf("link:%s:%d-%d", id, pd.firstSeq, pd.lastSeq)))
+			}
+			fut, err := l.js.PublishMsgAsync(m, opts...)
 			if err != nil {
 				return fmt.Errorf("linker: append to child: %w", err)
 			}
-			fl = append(fl, inflight{p, fut})
+			fl = append(fl, inflight{pd, fut})
 		}
 		todo = nil
 		for _, f := range fl {
+			c := l.idx.children[l.idx.ref(f.p.id)]
 			select {
 			case ack := <-f.fut.Ok():
-				l.idx.lastSeq[f.p.id] = ack.Sequence
+				c.lastSeq = ack.Sequence
 			case err := <-f.fut.Err():
 				var apiErr *jetstream.APIError
 				if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-					last, gerr := l.lastSubjectSeq(ctx, f.p.id)
+					last, gerr := LastSubjectSeq(ctx, l.js, f.p.id)
 					if gerr != nil {
 						return gerr
 					}
-					l.idx.lastSeq[f.p.id] = last
+					c.lastSeq = last
 					todo = append(todo, f.p.id)
 					continue
 				}
@@ -307,15 +484,17 @@ func childMsg(p *pending) (*nats.Msg, error) {
 	}
 	m := nats.NewMsg("children." + p.id.String())
 	m.Data = body
-	m.Header.Set(natsjs.HeaderFeedSeq, strconv.FormatUint(p.lastSeq, 10))
+	if p.lastSeq > 0 {
+		m.Header.Set(natsjs.HeaderFeedSeq, strconv.FormatUint(p.lastSeq, 10))
+	}
 	m.Header.Set(natsjs.HeaderEvents, strings.Join(p.batch.Types(), ","))
 	return m, nil
 }
 
-// lastSubjectSeq asks the stream (a direct get, no consumer) for the
-// sequence of the child's latest message.
-func (l *Linker) lastSubjectSeq(ctx context.Context, id uuid.UUID) (uint64, error) {
-	st, err := l.js.Stream(ctx, natsjs.StreamChildren)
+// LastSubjectSeq asks the stream (a direct get, no consumer) for the
+// sequence of the child's latest message; 0 if it has none.
+func LastSubjectSeq(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (uint64, error) {
+	st, err := js.Stream(ctx, natsjs.StreamChildren)
 	if err != nil {
 		return 0, err
 	}
@@ -324,7 +503,7 @@ func (l *Linker) lastSubjectSeq(ctx context.Context, id uuid.UUID) (uint64, erro
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("linker: last message of child: %w", err)
+		return 0, fmt.Errorf("last message of child: %w", err)
 	}
 	return m.Sequence, nil
 }

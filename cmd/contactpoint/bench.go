@@ -24,7 +24,7 @@ import (
 
 func benchCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print their figures"}
-	cmd.AddCommand(benchIngestCmd(v))
+	cmd.AddCommand(benchIngestCmd(v), benchLinkageCmd(v))
 	return cmd
 }
 
@@ -108,7 +108,7 @@ func benchIngest(ctx context.Context, v *viper.Viper) error {
 		}
 	}()
 	st, err := loader.Send(ctx, feeds, loader.Options{
-		BaseURL: "http://" + h.Addr(), BatchSize: v.GetInt("batch"), Concurrency: v.GetInt("concurrency"),
+		BaseURL: "http://" + h.Addr(), BatchSize: v.GetInt("batch"), Concurrency: v.GetInt("concurrency"), KeyFor: benchKeys(ctx, h),
 	})
 	accepted := time.Now()
 	if err != nil {

@@ -31,6 +31,14 @@ type Event struct {
 	Withdrawn  *Withdrawn    `json:"withdrawn,omitempty"`
 	Shield     *Shield       `json:"shield,omitempty"`
 	Lifted     *ShieldLifted `json:"lifted,omitempty"`
+
+	Involvement *InvolvementIndicated `json:"involvement,omitempty"`
+
+	Absorbed   *Absorbed        `json:"absorbed,omitempty"`
+	MergedInto *MergedInto      `json:"merged_into,omitempty"`
+	MovedOut   *SourcesMovedOut `json:"moved_out,omitempty"`
+	Review     *ReviewRequested `json:"review,omitempty"`
+	NotLinked  *NotLinked       `json:"not_linked,omitempty"`
 }
 
 // Registered opens a child's stream.
@@ -88,7 +96,8 @@ func ContentHash(r *record.Record) string {
 		C *record.Child    `json:"c"`
 		K []record.Consent `json:"k"`
 		V string           `json:"v"`
-	}{r.Source.Key().String(), r.Operation, r.Child, r.Consents, r.Source.Version})
+		M *record.Merge    `json:"m,omitempty"`
+	}{r.Source.Key().String(), r.Operation, r.Child, r.Consents, r.Source.Version, r.Merge})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

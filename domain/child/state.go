@@ -33,6 +33,13 @@ type State struct {
 	ID      string
 	Sources map[record.SourceKey]*SourceState
 	Shield  *Shield // nil when not shielded
+	// MergedInto is the survivor's id once this child has been merged.
+	MergedInto string
+	// NotLinked holds the ids of children decided to be different children.
+	NotLinked map[string]bool
+	// Indicated holds involvement practitioners recorded in the hub, by
+	// practitioner id.
+	Indicated map[string]IndicatedState
 }
 
 // NewState returns the empty state of a child with the given id.
@@ -66,6 +73,10 @@ func (s *State) apply(e Event) {
 		s.Shield = e.Shield
 	case TypeShieldLifted:
 		s.Shield = nil
+	case TypeInvolvementIndicated:
+		s.applyIndicated(e)
+	case TypeAbsorbed, TypeMergedInto, TypeSourcesMovedOut, TypeNotLinked:
+		s.applyLinkage(e)
 	case TypeWithdrawn:
 		if w := e.Withdrawn; w != nil {
 			if ss := s.Sources[w.Source]; ss != nil {
@@ -111,11 +122,20 @@ type storedState struct {
 	ID      string         `json:"id"`
 	Sources []storedSource `json:"sources"`
 	Shield  *Shield        `json:"shield,omitempty"`
+
+	MergedInto string   `json:"merged_into,omitempty"`
+	NotLinked  []string `json:"not_linked,omitempty"`
+
+	Indicated []IndicatedState `json:"indicated,omitempty"`
 }
 
 // MarshalJSON stores the state with its sources in key order.
 func (s *State) MarshalJSON() ([]byte, error) {
-	st := storedState{ID: s.ID, Sources: make([]storedSource, 0, len(s.Sources)), Shield: s.Shield}
+	st := storedState{ID: s.ID, Sources: make([]storedSource, 0, len(s.Sources)), Shield: s.Shield, MergedInto: s.MergedInto}
+	for o := range s.NotLinked {
+		st.NotLinked = append(st.NotLinked, o)
+	}
+	sort.Strings(st.NotLinked)
 	keys := make([]record.SourceKey, 0, len(s.Sources))
 	for k := range s.Sources {
 		keys = append(keys, k)
@@ -124,6 +144,9 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	for _, k := range keys {
 		ss := s.Sources[k]
 		st.Sources = append(st.Sources, storedSource{ss.Source, ss.Child, ss.Consents, ss.ContentHash, ss.FeedSeq, ss.StatedAt, ss.Withdrawn})
+	}
+	for _, f := range indicatedFacts(s) {
+		st.Indicated = append(st.Indicated, s.Indicated[f.Source.RecordID])
 	}
 	return json.Marshal(st)
 }
@@ -136,6 +159,21 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	}
 	s.ID = st.ID
 	s.Shield = st.Shield
+	s.MergedInto = st.MergedInto
+	s.NotLinked = nil
+	for _, o := range st.NotLinked {
+		if s.NotLinked == nil {
+			s.NotLinked = map[string]bool{}
+		}
+		s.NotLinked[o] = true
+	}
+	s.Indicated = nil
+	for _, in := range st.Indicated {
+		if s.Indicated == nil {
+			s.Indicated = map[string]IndicatedState{}
+		}
+		s.Indicated[in.PractitionerID] = in
+	}
 	s.Sources = make(map[record.SourceKey]*SourceState, len(st.Sources))
 	for _, x := range st.Sources {
 		s.Sources[x.Source.Key()] = &SourceState{x.Source, x.Child, x.Consents, x.ContentHash, x.FeedSeq, x.StatedAt, x.Withdrawn}

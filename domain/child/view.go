@@ -78,6 +78,7 @@ type View struct {
 	Involvements  []Fact[record.Involvement] `json:"involvements,omitempty"`
 	CAF           *Fact[record.CAF]          `json:"caf,omitempty"`
 	Shield        *Shield                    `json:"shield,omitempty"`
+	Notice        *Notice                    `json:"notice,omitempty"` // set by the access policy only
 	Sources       []SourceSummary            `json:"sources"`
 	UpdatedAt     time.Time                  `json:"updated_at"`
 }
@@ -153,7 +154,13 @@ func Survive(s *State, rules Rules) View {
 			}
 		}
 	}
-	return v
+	v.Involvements = append(v.Involvements, indicatedFacts(s)...)
+	for _, f := range v.Involvements {
+		if f.Rule == RuleIndicated && f.UpdatedAt.After(v.UpdatedAt) {
+			v.UpdatedAt = f.UpdatedAt
+		}
+	}
+	return withholdSensitiveSources(v, srcs)
 }
 
 func practitionerName(in record.Involvement) string {

@@ -17,6 +17,8 @@ const SchemaID = "contactpoint.feed-record.v1"
 const (
 	OpUpsert   = "upsert"
 	OpWithdraw = "withdraw"
+	// OpMerge: the source merged another of its records into this one.
+	OpMerge = "merge"
 )
 
 // Agencies that may feed the hub. The set is closed: the schema refuses others.
@@ -39,6 +41,12 @@ type Record struct {
 	Operation string    `json:"operation"`
 	Child     *Child    `json:"child,omitempty"`
 	Consents  []Consent `json:"consents,omitempty"`
+	Merge     *Merge    `json:"merge,omitempty"`
+}
+
+// Merge names the record a source merged into this one.
+type Merge struct {
+	AbsorbedRecordID string `json:"absorbed_record_id"`
 }
 
 // Source says who stated the record: agency, system and the system's own id.

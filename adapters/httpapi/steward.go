@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"contactpoint/app/linker"
+	"contactpoint/domain/access"
+	"contactpoint/domain/child"
+	"contactpoint/domain/record"
+	"contactpoint/projections/directory"
+)
+
+// Linkage is what the steward endpoints need of the linker.
+type Linkage interface {
+	Merge(ctx context.Context, a, b uuid.UUID, d child.Decision) (uuid.UUID, error)
+	NotLink(ctx context.Context, a, b uuid.UUID, d child.Decision) error
+	Split(ctx context.Context, from uuid.UUID, keys []record.SourceKey, to uuid.UUID, d child.Decision) (uuid.UUID, error)
+}
+
+// registerSteward adds the data stewards' routes.
+func (s *Server) registerSteward(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/reviews", s.listReviews)
+	mux.HandleFunc("GET /v1/reviews/{task}", s.getReview)
+	mux.HandleFunc("POST /v1/reviews/{task}/decision", s.decideReview)
+	mux.HandleFunc("POST /v1/children/{id}/merge", s.mergeChildren)
+	mux.HandleFunc("POST /v1/children/{id}/split", s.splitChild)
+	mux.HandleFunc("GET /v1/links/export", s.exportLinks)
+}
+
+const maxCommandBody = 64 << 10
+
+func decisionBy(r *http.Request, reason string) child.Decision {
+	d := child.Decision{By: "unknown", Reason: reason}
+	if v, ok := access.ViewerFrom(r.Context()); ok {
+		d.By = v.ID
+	}
+	return d
+}
+
+func readCommand(w http.ResponseWriter, r *http.Request, into any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxCommandBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid-body", "the body must be a JSON object of the documented fields: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// linkageError maps linker errors to statuses.
+func (s *Server) linkageError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, linker.ErrUnknownChild):
+		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
+	case errors.Is(err, linker.ErrMergedChild), errors.Is(err, linker.ErrSameChild), errors.Is(err, linker.ErrNotLinkedPair),
+		errors.Is(err, linker.ErrUnknownSource), errors.Is(err, linker.ErrSplitEverything):
+		writeError(w, http.StatusConflict, "conflict", err.Error())
+	case errors.Is(err, linker.ErrNotReady):
+		writeError(w, http.StatusServiceUnavailable, "starting", err.Error())
+	default:
+		s.Log.Error("linkage command failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the event log is unavailable; try again")
+	}
+}
+
+func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	tasks, err := s.Store.OpenReviews(r.Context(), limit)
+	if err != nil {
+		s.Log.Error("list reviews failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(tasks), "tasks": tasks})
+}
+
+func (s *Server) task(w http.ResponseWriter, r *http.Request) (directory.ReviewTask, bool) {
+	id, err := strconv.ParseInt(r.PathValue("task"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "invalid-id", "review task id must be a positive number")
+		return directory.ReviewTask{}, false
+	}
+	t, err := s.Store.Review(r.Context(), id)
+	if errors.Is(err, directory.ErrNoTask) {
+		writeError(w, http.StatusNotFound, "not-found", "no review task with that id")
+		return t, false
+	}
+	if err != nil {
+		s.Log.Error("get review failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
+		return t, false
+	}
+	return t, true
+}
+
+func (s *Server) getReview(w http.ResponseWriter, r *http.Request) {
+	if t, ok := s.task(w, r); ok {
+		writeJSON(w, http.StatusOK, t)
+	}
+}
+
+type reviewDecision struct {
+	Decision string `json:"decision"` // link or not-link
+	Reason   string `json:"reason"`
+}
+
+// decideReview records a steward's verdict on a possible match: link merges
+// the two children, not-link remembers they differ.
+func (s *Server) decideReview(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.task(w, r)
+	if !ok {
+		return
+	}
+	var body reviewDecision
+	if !readCommand(w, r, &body) {
+		return
+	}
+	if len(body.Reason) > 500 {
+		writeError(w, http.StatusBadRequest, "invalid-reason", "reason is at most 500 characters")
+		return
+	}
+	if t.Status != "open" {
+		writeError(w, http.StatusConflict, "decided", "the task was already decided: "+t.Status)
+		return
+	}
+	d := decisionBy(r, body.Reason)
+	switch body.Decision {
+	case "link":
+		surv, err := s.Linker.Merge(r.Context(), t.ChildID, t.CandidateID, d)
+		if err != nil {
+			s.linkageError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"decision": "link", "survivor": surv})
+	case "not-link":
+		if err := s.Linker.NotLink(r.Context(), t.ChildID, t.CandidateID, d); err != nil {
+			s.linkageError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"decision": "not-link"})
+	default:
+		writeError(w, http.StatusBadRequest, "invalid-decision", `decision must be "link" or "not-link"`)
+	}
+}
+
+type mergeCommand struct {
+	Other  uuid.UUID `json:"other"`
+	Reason string    `json:"reason"`
+}
+
+func (s *Server) mergeChildren(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid-id", "child id must be a UUID")
+		return
+	}
+	var body mergeCommand
+	if !readCommand(w, r, &body) {
+		return
+	}
+	if body.Reason == "" || len(body.Reason) > 500 {
+		writeError(w, http.StatusBadRequest, "invalid-reason", "a merge needs a reason of at most 500 characters")
+		return
+	}
+	surv, err := s.Linker.Merge(r.Context(), id, body.Other, decisionBy(r, body.Reason))
+	if err != nil {
+		s.linkageError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"survivor": surv})
+}
+
+type splitCommand struct {
+	Sources []record.SourceKey `json:"sources"`
+	To      *uuid.UUID         `json:"to,omitempty"`
+	Reason  string             `json:"reason"`
+}
+
+func (s *Server) splitChild(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid-id", "child id must be a UUID")
+		return
+	}
+	var body splitCommand
+	if !readCommand(w, r, &body) {
+		return
+	}
+	if body.Reason == "" || len(body.Reason) > 500 || len(body.Sources) == 0 || len(body.Sources) > 100 {
+		writeError(w, http.StatusBadRequest, "invalid-split", "a split needs 1 to 100 sources and a reason of at most 500 characters")
+		return
+	}
+	to := uuid.Nil
+	if body.To != nil {
+		to = *body.To
+	}
+	dest, err := s.Linker.Split(r.Context(), id, body.Sources, to, decisionBy(r, body.Reason))
+	if err != nil {
+		s.linkageError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"child": id, "moved_to": dest})
+}
+
+// exportLinks streams the source-record-to-child links as CSV.
+func (s *Server) exportLinks(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="links.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := s.Store.ExportLinks(ctx, w); err != nil {
+		s.Log.Error("links export failed", "err", err)
+	}
+}

@@ -1,0 +1,112 @@
+// Package childlog appends the hub's own decisions about one child (shields,
+// indicated involvement) to the child's subject in CHILDREN, and publishes
+// the notifications that follow from them.
+package childlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"contactpoint/adapters/natsjs"
+	"contactpoint/domain/child"
+)
+
+// SubjectInvolvementPrefix starts the subject on which the hub announces
+// that a practitioner indicated involvement with a child:
+// notifications.involvement.<child-uuid>. The payload is an
+// InvolvementNotice. A notification service subscribes to
+// notifications.involvement.> and tells the other practitioners recorded on
+// the child; it is published on core NATS after the event is in the log.
+const SubjectInvolvementPrefix = "notifications.involvement."
+
+// ErrNoChild is returned when the child has no subject in CHILDREN.
+var ErrNoChild = errors.New("no such child in the event log")
+
+// maxAttempts bounds retries when another writer (usually the linker)
+// appended to the child between our read and our write.
+const maxAttempts = 8
+
+// Log appends to children.<id>.
+type Log struct {
+	JS jetstream.JetStream
+	NC *nats.Conn
+}
+
+// Append writes events to the child's subject as one message, expecting the
+// subject's last sequence to be what a direct get just read; on a conflict
+// it reads again and retries. The events here do not depend on what other
+// writers append, so re-deciding gives the same events.
+func (l *Log) Append(ctx context.Context, id uuid.UUID, events []child.Event) (uint64, error) {
+	st, err := l.JS.Stream(ctx, natsjs.StreamChildren)
+	if err != nil {
+		return 0, fmt.Errorf("append to child: %w", err)
+	}
+	b := child.Batch{ChildID: id.String(), Events: events}
+	body, err := json.Marshal(b)
+	if err != nil {
+		return 0, fmt.Errorf("append to child: encode: %w", err)
+	}
+	subject := "children." + id.String()
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		last, err := st.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, ErrNoChild
+		}
+		if err != nil {
+			return 0, fmt.Errorf("append to child: last message: %w", err)
+		}
+		m := nats.NewMsg(subject)
+		m.Data = body
+		m.Header.Set(natsjs.HeaderEvents, strings.Join(b.Types(), ","))
+		ack, err := l.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(last.Sequence))
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("append to child: %w", err)
+		}
+		return ack.Sequence, nil
+	}
+	return 0, fmt.Errorf("append to child: still conflicting after %d attempts", maxAttempts)
+}
+
+// InvolvementNotice is the payload of a notifications.involvement.<id>
+// message: the child's id and the new practitioner's work contact, and no
+// other personal data.
+type InvolvementNotice struct {
+	ChildID      string `json:"child_id"`
+	Seq          uint64 `json:"seq"` // CHILDREN sequence of the event
+	Practitioner struct {
+		ID           string `json:"id"`
+		Name         string `json:"name"`
+		Role         string `json:"role,omitempty"`
+		Organisation string `json:"organisation,omitempty"`
+		Service      string `json:"service"`
+		Phone        string `json:"phone,omitempty"`
+		Email        string `json:"email,omitempty"`
+	} `json:"practitioner"`
+}
+
+// NotifyInvolvement publishes the notice of an indicated involvement.
+func (l *Log) NotifyInvolvement(id uuid.UUID, seq uint64, in child.InvolvementIndicated) error {
+	var n InvolvementNotice
+	n.ChildID, n.Seq = id.String(), seq
+	p := &n.Practitioner
+	p.ID, p.Name, p.Role, p.Organisation, p.Service, p.Phone, p.Email = in.PractitionerID, in.Name, in.Role, in.Organisation, in.Service, in.Phone, in.Email
+	body, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("notify involvement: %w", err)
+	}
+	if err := l.NC.Publish(SubjectInvolvementPrefix+id.String(), body); err != nil {
+		return fmt.Errorf("notify involvement: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,252 @@
+package linker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"contactpoint/adapters/natsjs"
+	"contactpoint/domain/child"
+	"contactpoint/domain/record"
+)
+
+// Errors of steward commands, for the API to map to statuses.
+var (
+	ErrUnknownChild    = errors.New("no such child")
+	ErrMergedChild     = errors.New("the child has been merged into another; act on the survivor")
+	ErrSameChild       = errors.New("both ids name the same child")
+	ErrNotLinkedPair   = errors.New("a steward decided these are different children")
+	ErrUnknownSource   = errors.New("the child holds no such source record")
+	ErrSplitEverything = errors.New("a split must leave the child at least one source record")
+)
+
+// LoadChild rebuilds a child's state from its own subject with direct gets
+// (next message by subject), never a consumer: loading one child must not
+// cost the server a consumer.
+func LoadChild(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (*child.State, uint64, error) {
+	st, err := js.Stream(ctx, natsjs.StreamChildren)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load child: %w", err)
+	}
+	s := child.NewState(id.String())
+	subj := "children." + id.String()
+	var seq, last uint64 = 1, 0
+	for {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("load child: %w", err)
+		}
+		_, b, err := DecodeChildMsg(m.Subject, m.Data)
+		if err != nil {
+			return nil, 0, fmt.Errorf("load child seq %d: %w", m.Sequence, err)
+		}
+		s.Apply(b)
+		last, seq = m.Sequence, m.Sequence+1
+	}
+	return s, last, nil
+}
+
+// standing resolves a child id for a command.
+func (l *Linker) standing(id uuid.UUID) (ref, error) {
+	if !l.ready {
+		return 0, ErrNotReady
+	}
+	r, ok := l.idx.refs[id]
+	if !ok {
+		return 0, ErrUnknownChild
+	}
+	if l.idx.children[r].mergedInto >= 0 {
+		return 0, ErrMergedChild
+	}
+	return r, nil
+}
+
+// Merge joins two children on a steward's decision. The survivor is the
+// older child (the smaller UUIDv7), so the result does not depend on the
+// order the ids were given in. It returns the survivor's id.
+func (l *Linker) Merge(ctx context.Context, a, b uuid.UUID, d child.Decision) (uuid.UUID, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ra, err := l.standing(a)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	rb, err := l.standing(b)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if ra == rb {
+		return uuid.Nil, ErrSameChild
+	}
+	if l.idx.notLinked(ra, rb) {
+		return uuid.Nil, ErrNotLinkedPair
+	}
+	if err := l.mergeRefs(ctx, ra, rb, d); err != nil {
+		return uuid.Nil, err
+	}
+	return l.idx.children[l.idx.resolve(ra)].id, nil
+}
+
+// mergeRefs merges two standing children; a no-op if they are already one.
+// The survivor's half (which carries the absorbed child's source records)
+// is written first: if the process stops between the two halves, the index
+// rebuilt from the stream already treats the merge as done and
+// completeMerges writes the absorbed child's half.
+func (l *Linker) mergeRefs(ctx context.Context, a, b ref, d child.Decision) error {
+	x := l.idx
+	a, b = x.resolve(a), x.resolve(b)
+	if a == b || x.notLinked(a, b) {
+		return nil
+	}
+	surv, abs := a, b
+	if x.children[b].id.String() < x.children[a].id.String() {
+		surv, abs = b, a
+	}
+	absID, survID := x.children[abs].id, x.children[surv].id
+	state, _, err := LoadChild(ctx, l.js, absID)
+	if err != nil {
+		return err
+	}
+	now := l.now().UTC()
+	sources := make([]child.Stated, 0, len(state.Sources))
+	for _, ss := range state.Active() {
+		sources = append(sources, ss.Statement())
+	}
+	var p plan
+	p.add(survID, 0, child.Event{Type: child.TypeAbsorbed, At: now, Absorbed: &child.Absorbed{Absorbed: absID.String(), Sources: sources, Decision: d}})
+	if err := l.append(ctx, p); err != nil {
+		return err
+	}
+	x.apply(survID, p.per[survID].batch)
+	return l.markMerged(ctx, abs, surv, d)
+}
+
+func (l *Linker) markMerged(ctx context.Context, abs, surv ref, d child.Decision) error {
+	x := l.idx
+	var p plan
+	absID := x.children[abs].id
+	p.add(absID, 0, child.Event{Type: child.TypeMergedInto, At: l.now().UTC(), MergedInto: &child.MergedInto{Survivor: x.children[surv].id.String(), Decision: d}})
+	if err := l.append(ctx, p); err != nil {
+		return err
+	}
+	x.children[abs].mergedInto = surv
+	return nil
+}
+
+// completeMerges finds merges whose absorbed half is missing and writes it.
+func (l *Linker) completeMerges(ctx context.Context) error {
+	for r, c := range l.idx.children {
+		if c.mergedInto < 0 {
+			continue
+		}
+		st, _, err := LoadChild(ctx, l.js, c.id)
+		if err != nil {
+			return err
+		}
+		if st.MergedInto == "" {
+			if err := l.markMerged(ctx, ref(r), c.mergedInto, child.Decision{By: ByLinker, Reason: "completing an interrupted merge"}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// NotLink records a steward's decision that two children are different, on
+// both children's streams, so the pair is never linked or asked again.
+func (l *Linker) NotLink(ctx context.Context, a, b uuid.UUID, d child.Decision) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ra, err := l.standing(a)
+	if err != nil {
+		return err
+	}
+	rb, err := l.standing(b)
+	if err != nil {
+		return err
+	}
+	if ra == rb {
+		return ErrSameChild
+	}
+	now := l.now().UTC()
+	var p plan
+	p.add(a, 0, child.Event{Type: child.TypeNotLinked, At: now, NotLinked: &child.NotLinked{Other: b.String(), Decision: d}})
+	p.add(b, 0, child.Event{Type: child.TypeNotLinked, At: now, NotLinked: &child.NotLinked{Other: a.String(), Decision: d}})
+	if err := l.append(ctx, p); err != nil {
+		return err
+	}
+	for _, id := range p.order {
+		l.idx.apply(id, p.per[id].batch)
+	}
+	return nil
+}
+
+// Split moves chosen source records off a wrongly merged child to a new
+// child (to == uuid.Nil) or to another standing child, and remembers that
+// the two are different children. History stays: the origin's stream says
+// the records moved out, the destination's says they were stated to it.
+func (l *Linker) Split(ctx context.Context, from uuid.UUID, keys []record.SourceKey, to uuid.UUID, d child.Decision) (uuid.UUID, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rf, err := l.standing(from)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	state, _, err := LoadChild(ctx, l.js, from)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	moving := map[record.SourceKey]bool{}
+	for _, k := range keys {
+		if ss := state.Sources[k]; ss == nil {
+			return uuid.Nil, fmt.Errorf("%w: %s", ErrUnknownSource, k)
+		}
+		moving[k] = true
+	}
+	if len(moving) == 0 || len(moving) >= len(state.Sources) {
+		return uuid.Nil, ErrSplitEverything
+	}
+	now := l.now().UTC()
+	var destEvents []child.Event
+	if to == uuid.Nil {
+		if to, err = uuid.NewV7(); err != nil {
+			return uuid.Nil, err
+		}
+		destEvents = append(destEvents, child.Event{Type: child.TypeRegistered, At: now, Registered: &child.Registered{ChildID: to.String(), Reason: "split from " + from.String()}})
+	} else if rt, err := l.standing(to); err != nil {
+		return uuid.Nil, err
+	} else if rt == rf {
+		return uuid.Nil, ErrSameChild
+	}
+	moved := make([]record.SourceKey, 0, len(moving))
+	for _, ss := range state.Active() {
+		k := ss.Source.Key()
+		if !moving[k] {
+			continue
+		}
+		st := ss.Statement()
+		st.Link = child.Link{Rule: "steward-split"}
+		destEvents = append(destEvents, child.Event{Type: child.TypeStated, At: now, Stated: &st})
+		moved = append(moved, k)
+	}
+	destEvents = append(destEvents, child.Event{Type: child.TypeNotLinked, At: now, NotLinked: &child.NotLinked{Other: from.String(), Decision: d}})
+	var p plan
+	p.add(to, 0, destEvents...)
+	p.add(from, 0,
+		child.Event{Type: child.TypeSourcesMovedOut, At: now, MovedOut: &child.SourcesMovedOut{Sources: moved, To: to.String(), Decision: d}},
+		child.Event{Type: child.TypeNotLinked, At: now, NotLinked: &child.NotLinked{Other: to.String(), Decision: d}})
+	l.idx.ref(to)
+	if err := l.append(ctx, p); err != nil {
+		return uuid.Nil, err
+	}
+	for _, id := range p.order {
+		l.idx.apply(id, p.per[id].batch)
+	}
+	return to, nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"contactpoint/adapters/natsjs"
+	"contactpoint/adapters/postgres"
+	"contactpoint/app/hub"
+	"contactpoint/app/linker"
+	"contactpoint/app/loader"
+	"contactpoint/domain/record"
+	"contactpoint/synth"
+)
+
+func benchLinkageCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "linkage",
+		Short: "Seed N children with the generator's errors through the real intake and linker, and score the links against the ground truth",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return benchLinkage(cmd.Context(), v)
+		},
+	}
+	cmd.Flags().Int("children", 80000, "children in the synthetic area")
+	cmd.Flags().Uint64("seed", 1, "random seed")
+	cmd.Flags().String("pg-server", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server for the fresh benchmark database")
+	return cmd
+}
+
+// pairCounts scores a clustering against the truth by record pairs.
+type pairCounts struct{ predicted, truth, both int64 }
+
+func choose2(n int64) int64 { return n * (n - 1) / 2 }
+
+func benchLinkage(ctx context.Context, v *viper.Viper) error {
+	log := logger(v)
+	dir, err := os.MkdirTemp("", "contactpoint-linkage-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	dsn := strings.Replace(v.GetString("pg-server"), "/postgres?", "/contactpoint_linkage_"+strconv.FormatInt(time.Now().UnixNano(), 36)+"?", 1)
+	defer postgres.DropDatabase(context.Background(), dsn) //nolint:errcheck // best effort clean-up
+
+	pop := synth.Generate(synth.Config{Children: v.GetInt("children"), Seed: v.GetUint64("seed")})
+	feeds := pop.Feeds()
+	truth := map[record.SourceKey]int{}
+	total := 0
+	for _, f := range feeds {
+		for i := 0; i < f.Len(); i++ {
+			tr := f.Truth(i)
+			truth[record.SourceKey{Agency: tr.Agency, System: tr.System, RecordID: tr.RecordID}] = tr.Person
+		}
+		total += f.Len()
+	}
+	fmt.Printf("population: %d children, %d feed records\n", pop.Len(), total)
+
+	h, err := hub.Start(ctx, hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dsn, DeferLinker: true}, log)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if _, err := loader.Send(ctx, feeds, loader.Options{BaseURL: "http://" + h.Addr(), KeyFor: benchKeys(ctx, h)}); err != nil {
+		return err
+	}
+	feedLast, err := natsjs.LastSeq(ctx, h.NATS.JS, natsjs.StreamFeeds)
+	if err != nil {
+		return err
+	}
+	// Time the linker alone over a full FEEDS stream.
+	start := time.Now()
+	h.StartLinker()
+	for {
+		cp, err := postgres.Checkpoint(ctx, h.DB, linker.CheckpointName)
+		if err != nil {
+			return err
+		}
+		if cp >= feedLast {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	linkTime := time.Since(start)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	if err := h.WaitProjected(wctx); err != nil {
+		return err
+	}
+
+	// Score the links by record pairs.
+	got := map[record.SourceKey]uuid.UUID{}
+	rows, err := h.DB.Query(ctx, `select agency, system, record_id, child_id from directory_sources`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k record.SourceKey
+		var id uuid.UUID
+		if err := rows.Scan(&k.Agency, &k.System, &k.RecordID, &id); err != nil {
+			return err
+		}
+		got[k] = id
+	}
+	rows.Close()
+	byChild := map[uuid.UUID]int64{}
+	byPerson := map[int]int64{}
+	byBoth := map[[2]any]int64{}
+	for k, p := range truth {
+		c, ok := got[k]
+		if !ok {
+			return fmt.Errorf("source record %s was not linked", k)
+		}
+		byChild[c]++
+		byPerson[p]++
+		byBoth[[2]any{c, p}]++
+	}
+	var pc pairCounts
+	for _, n := range byChild {
+		pc.predicted += choose2(n)
+	}
+	for _, n := range byPerson {
+		pc.truth += choose2(n)
+	}
+	for _, n := range byBoth {
+		pc.both += choose2(n)
+	}
+	precision := float64(pc.both) / float64(max(pc.predicted, 1))
+	recall := float64(pc.both) / float64(max(pc.truth, 1))
+	f1 := 2 * precision * recall / max(precision+recall, 1e-12)
+
+	// What the review queue holds: how many tasks, and how many of them
+	// are true matches, so the figures after stewards' work can be told.
+	counts, err := h.Store.ReviewCounts(ctx)
+	if err != nil {
+		return err
+	}
+	tasks, err := h.DB.Query(ctx, `select child_id, candidate_id from review_tasks where status = 'open'`)
+	if err != nil {
+		return err
+	}
+	personOf := map[uuid.UUID]map[int]bool{}
+	for k, c := range got {
+		if personOf[c] == nil {
+			personOf[c] = map[int]bool{}
+		}
+		personOf[c][truth[k]] = true
+	}
+	trueTasks := 0
+	for tasks.Next() {
+		var a, b uuid.UUID
+		if err := tasks.Scan(&a, &b); err != nil {
+			return err
+		}
+		for p := range personOf[a] {
+			if personOf[b][p] {
+				trueTasks++
+				break
+			}
+		}
+	}
+	tasks.Close()
+
+	fmt.Printf("children in the directory: %d (true: %d)\n", len(byChild), len(byPerson))
+	fmt.Printf("pairwise precision %.5f  recall %.5f  F1 %.5f   (true pairs %d, linked pairs %d, correct %d)\n",
+		precision, recall, f1, pc.truth, pc.predicted, pc.both)
+	fmt.Printf("automatic-link precision: %.5f (every link above was made by the linker; no steward decisions)\n", precision)
+	fmt.Printf("review tasks: %d open (%.2f%% of records), of which %d are true matches\n",
+		counts["open"], 100*float64(counts["open"])/float64(total), trueTasks)
+	fmt.Printf("linking: %d records in %s = %.0f records/s (FEEDS full before the linker started; includes CHILDREN appends)\n",
+		total, linkTime.Round(time.Millisecond), float64(total)/linkTime.Seconds())
+	fmt.Printf("peak memory (VmHWM, whole process incl. embedded NATS and generator): %s\n", peakRSS())
+	return nil
+}

@@ -1,0 +1,103 @@
+package child
+
+import (
+	"encoding/json"
+
+	"contactpoint/domain/record"
+)
+
+// Linkage event types: how children are joined, parted and reviewed.
+const (
+	// TypeAbsorbed: this child (the survivor) takes another child's source
+	// records; the event carries copies of them so the survivor's stream
+	// alone rebuilds its state.
+	TypeAbsorbed = "child.absorbed"
+	// TypeMergedInto ends a child's stream: it is now part of the survivor.
+	TypeMergedInto = "child.merged-into"
+	// TypeSourcesMovedOut: a steward split source records off to another child.
+	TypeSourcesMovedOut = "sources.moved-out"
+	// TypeReviewRequested: the linker was unsure whether this child is
+	// another; a data steward decides.
+	TypeReviewRequested = "match.review-requested"
+	// TypeNotLinked: a decision that this child and another are different
+	// children, remembered so the pair is never linked or asked again.
+	TypeNotLinked = "match.not-linked"
+)
+
+// Decision says who made a linkage decision and why.
+type Decision struct {
+	By     string `json:"by"` // "linker", or the steward's practitioner id
+	Reason string `json:"reason,omitempty"`
+}
+
+// Absorbed is the survivor's half of a merge.
+type Absorbed struct {
+	Absorbed string   `json:"absorbed"`
+	Sources  []Stated `json:"sources"`
+	Decision
+}
+
+// MergedInto is the absorbed child's half of a merge.
+type MergedInto struct {
+	Survivor string `json:"survivor"`
+	Decision
+}
+
+// SourcesMovedOut is the origin's half of a split; the destination gets
+// source.stated copies of the records.
+type SourcesMovedOut struct {
+	Sources []record.SourceKey `json:"sources"`
+	To      string             `json:"to"`
+	Decision
+}
+
+// ReviewRequested names the child this one may be, with the evidence.
+type ReviewRequested struct {
+	Candidate string           `json:"candidate"`
+	Source    record.SourceKey `json:"source"`
+	Score     float64          `json:"score"`
+	Evidence  json.RawMessage  `json:"evidence,omitempty"`
+}
+
+// NotLinked records that this child is not Other.
+type NotLinked struct {
+	Other string `json:"other"`
+	Decision
+}
+
+// Statement returns the source's current statement as an event payload, for
+// copying it to another child in a merge or split.
+func (s *SourceState) Statement() Stated {
+	return Stated{Source: s.Source, Child: s.Child, Consents: s.Consents, ContentHash: s.ContentHash, FeedSeq: s.FeedSeq}
+}
+
+func (s *State) applyLinkage(e Event) {
+	switch e.Type {
+	case TypeAbsorbed:
+		if a := e.Absorbed; a != nil {
+			for _, st := range a.Sources {
+				s.Sources[st.Source.Key()] = &SourceState{
+					Source: st.Source, Child: st.Child, Consents: st.Consents,
+					ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At,
+				}
+			}
+		}
+	case TypeMergedInto:
+		if m := e.MergedInto; m != nil {
+			s.MergedInto = m.Survivor
+		}
+	case TypeSourcesMovedOut:
+		if m := e.MovedOut; m != nil {
+			for _, k := range m.Sources {
+				delete(s.Sources, k)
+			}
+		}
+	case TypeNotLinked:
+		if n := e.NotLinked; n != nil {
+			if s.NotLinked == nil {
+				s.NotLinked = map[string]bool{}
+			}
+			s.NotLinked[n.Other] = true
+		}
+	}
+}

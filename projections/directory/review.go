@@ -1,0 +1,153 @@
+package directory
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// ReviewTask is a possible match for a data steward to decide.
+type ReviewTask struct {
+	ID          int64           `json:"id"`
+	ChildID     uuid.UUID       `json:"child_id"`
+	CandidateID uuid.UUID       `json:"candidate_id"`
+	Source      *SourceRef      `json:"source,omitempty"`
+	Score       float64         `json:"score"`
+	Evidence    json.RawMessage `json:"evidence,omitempty"`
+	RequestedAt time.Time       `json:"requested_at"`
+	Status      string          `json:"status"`
+	DecidedBy   string          `json:"decided_by,omitempty"`
+	DecidedAt   *time.Time      `json:"decided_at,omitempty"`
+	Reason      string          `json:"reason,omitempty"`
+}
+
+// SourceRef names a source record.
+type SourceRef struct {
+	Agency   string `json:"agency"`
+	System   string `json:"system"`
+	RecordID string `json:"record_id"`
+}
+
+// ErrNoTask is returned for a review task id the queue does not hold.
+var ErrNoTask = errors.New("no such review task")
+
+const taskColumns = `task_id, child_id, candidate_id, source_agency, source_system, source_record_id, score, evidence,
+	requested_at, status, coalesce(decided_by, ''), decided_at, coalesce(reason, '')`
+
+func scanTask(row pgx.Row) (ReviewTask, error) {
+	var t ReviewTask
+	var agency, system, rid *string
+	var evidence []byte
+	err := row.Scan(&t.ID, &t.ChildID, &t.CandidateID, &agency, &system, &rid, &t.Score, &evidence,
+		&t.RequestedAt, &t.Status, &t.DecidedBy, &t.DecidedAt, &t.Reason)
+	if err != nil {
+		return t, err
+	}
+	if agency != nil && system != nil && rid != nil {
+		t.Source = &SourceRef{*agency, *system, *rid}
+	}
+	t.Evidence = evidence
+	return t, nil
+}
+
+// OpenReviews lists open review tasks, oldest first.
+func (s *Store) OpenReviews(ctx context.Context, limit int) ([]ReviewTask, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	rows, err := s.pool.Query(ctx, `select `+taskColumns+` from review_tasks where status = 'open'
+		order by requested_at, task_id limit $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list reviews: %w", err)
+	}
+	defer rows.Close()
+	out := []ReviewTask{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list reviews: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Review returns one review task.
+func (s *Store) Review(ctx context.Context, id int64) (ReviewTask, error) {
+	t, err := scanTask(s.pool.QueryRow(ctx, `select `+taskColumns+` from review_tasks where task_id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNoTask
+	}
+	if err != nil {
+		return t, fmt.Errorf("get review: %w", err)
+	}
+	return t, nil
+}
+
+// ReviewCounts counts tasks by status.
+func (s *Store) ReviewCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `select status, count(*) from review_tasks group by status`)
+	if err != nil {
+		return nil, fmt.Errorf("count reviews: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// ExportLinks writes agency, system, source record id and child id of every
+// source record as CSV, ordered so two exports compare line by line.
+func (s *Store) ExportLinks(ctx context.Context, w io.Writer) (int, error) {
+	rows, err := s.pool.Query(ctx, `select agency, system, record_id, child_id, withdrawn from directory_sources order by agency, system, record_id`)
+	if err != nil {
+		return 0, fmt.Errorf("export links: %w", err)
+	}
+	defer rows.Close()
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"agency", "system", "record_id", "child_id", "withdrawn"}); err != nil {
+		return 0, err
+	}
+	n := 0
+	for rows.Next() {
+		var a, sys, rid string
+		var id uuid.UUID
+		var wd bool
+		if err := rows.Scan(&a, &sys, &rid, &id, &wd); err != nil {
+			return n, fmt.Errorf("export links: %w", err)
+		}
+		// A leading =, +, - or @ would make a spreadsheet run the cell as a
+		// formula; source ids come from agencies, so neutralise them.
+		if err := cw.Write([]string{safeCell(a), safeCell(sys), safeCell(rid), id.String(), strconv.FormatBool(wd)}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	cw.Flush()
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	return n, cw.Error()
+}
+
+func safeCell(s string) string {
+	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
+		return "'" + s
+	}
+	return s
+}
