@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"contactpoint/adapters/auth"
 	"contactpoint/app/hub"
 	"contactpoint/synth"
 )
@@ -37,7 +38,7 @@ func demoCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			if n == 0 {
-				if err := seed(ctx, pop, base, os.Stdout); err != nil {
+				if err := seed(ctx, pop, base, benchKeys(ctx, h), os.Stdout); err != nil {
 					return err
 				}
 				fmt.Println("waiting for the directory to catch up...")
@@ -52,10 +53,22 @@ func demoCmd(v *viper.Viper) *cobra.Command {
 			}
 			n, s, _ := h.Store.Count(ctx)
 			fmt.Printf("\nContactPoint hub is running at %s (%d children from %d source records)\n", base, n, s)
+			user := fmt.Sprintf("demo-%d", time.Now().Unix())
+			_, password, secret, err := auth.BootstrapDemo(ctx, h.Registry, user)
+			if err != nil {
+				return fmt.Errorf("demo practitioner: %w", err)
+			}
+			code, err := auth.TOTPCode(secret, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Printf("\ndemo practitioner: username %s, password %s, TOTP secret %s (add it to an authenticator app)\n", user, password, secret)
 			if f := pop.Feeds(); len(f) > 0 && f[0].Len() > 0 {
 				r := f[0].Record(0)
 				q := url.Values{"family": {r.Child.Name.Family}, "birth_date": {r.Child.BirthDate}}
-				fmt.Printf("try:\n  curl -s '%s/v1/children?%s'\n", base, q.Encode())
+				fmt.Printf("sign in (the one-time code below is valid for about 30 seconds):\n")
+				fmt.Printf("  TOKEN=$(curl -s %s/v1/auth/login -H 'Content-Type: application/json' -d '{\"username\":\"%s\",\"password\":\"%s\",\"code\":\"%s\"}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n", base, user, password, code)
+				fmt.Printf("then search:\n  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/children?%s'\n", base, q.Encode())
 			}
 			fmt.Println("press Ctrl-C to stop")
 			<-ctx.Done()

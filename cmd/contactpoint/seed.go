@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -28,11 +30,16 @@ func seedCmd(v *viper.Viper) *cobra.Command {
 			if err := writeTruth(pop, v.GetString("truth")); err != nil {
 				return err
 			}
-			return seed(cmd.Context(), pop, "http://"+v.GetString("http-addr"), os.Stdout)
+			keys, err := readKeys(v.GetString("keys"))
+			if err != nil {
+				return err
+			}
+			return seed(cmd.Context(), pop, "http://"+v.GetString("http-addr"), keys, os.Stdout)
 		},
 	}
 	seedFlags(cmd)
 	cmd.Flags().String("http-addr", "127.0.0.1:8080", "the hub's HTTP address")
+	cmd.Flags().String("keys", "", "CSV file of agency,system,api-key lines (issue keys with `contactpoint users keys add AGENCY SYSTEM`)")
 	return cmd
 }
 
@@ -51,7 +58,30 @@ func writeTruth(pop *synth.Population, path string) error {
 	return f.Close()
 }
 
-func seed(ctx context.Context, pop *synth.Population, baseURL string, out *os.File) error {
+// readKeys reads agency,system,key lines.
+func readKeys(path string) (func(agency, system string) string, error) {
+	if path == "" {
+		return nil, errors.New("seeding needs the agency systems' API keys: pass --keys FILE (agency,system,key per line)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("keys file: %w", err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("keys file: %w", err)
+	}
+	keys := map[string]string{}
+	for _, r := range rows {
+		if len(r) == 3 {
+			keys[r[0]+"/"+r[1]] = "Bearer " + r[2]
+		}
+	}
+	return func(agency, system string) string { return keys[agency+"/"+system] }, nil
+}
+
+func seed(ctx context.Context, pop *synth.Population, baseURL string, keys func(agency, system string) string, out *os.File) error {
 	feeds := pop.Feeds()
 	total := 0
 	for _, f := range feeds {
@@ -59,7 +89,7 @@ func seed(ctx context.Context, pop *synth.Population, baseURL string, out *os.Fi
 	}
 	fmt.Fprintf(out, "seeding %d children as %d records from %d agency systems...\n", pop.Len(), total, len(feeds))
 	start := time.Now()
-	st, err := loader.Send(ctx, feeds, loader.Options{BaseURL: baseURL})
+	st, err := loader.Send(ctx, feeds, loader.Options{BaseURL: baseURL, KeyFor: keys})
 	if err != nil {
 		return err
 	}
