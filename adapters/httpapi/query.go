@@ -112,6 +112,16 @@ func (s *Server) search(r *http.Request, c directory.Criteria) ([]searchResult, 
 			out = append(out, searchResult{h.Score, h.Reasons, shown})
 		}
 	}
+	// Every search path (the API and FHIR) comes through here, so the audit
+	// record is written here, with the ids returned, before any answer is
+	// written: no record, no answer.
+	ids := make([]string, len(out))
+	for i, h := range out {
+		ids[i] = h.Child.ChildID
+	}
+	if err := s.recordRead(r, audit.Entry{Action: audit.ActSearch, Criteria: searchCriteria(c), Children: ids, Status: http.StatusOK}); err != nil {
+		return nil, http.StatusServiceUnavailable, &badRequest{"audit-unavailable", auditUnavailable}
+	}
 	return out, http.StatusOK, nil
 }
 
@@ -126,15 +136,6 @@ func (s *Server) searchChildren(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		br := err.(*badRequest)
 		writeError(w, status, br.code, br.msg)
-		return
-	}
-	// Recorded with the ids returned, before the answer is written: no
-	// record, no answer.
-	ids := make([]string, len(res))
-	for i, h := range res {
-		ids[i] = h.Child.ChildID
-	}
-	if !s.audited(w, r, audit.Entry{Action: audit.ActSearch, Criteria: searchCriteria(c), Children: ids, Status: http.StatusOK}) {
 		return
 	}
 	writeJSON(w, http.StatusOK, searchResponse{Count: len(res), Cap: capOf(c), Results: res})

@@ -467,6 +467,19 @@ func TestSearchAndViewAuditedOnce(t *testing.T) {
 	if n := auditCount(t, h, "actor = $1 and action = 'view' and children = array[$2]", p.ID, childID); n != 1 {
 		t.Fatalf("view left %d audit records", n)
 	}
+	// The FHIR facade's search and read are audited the same way.
+	if c, b := status(t, h, "GET", tok, "/fhir/Patient?family=Hughes&birthdate=2015-03-14", nil); c != 200 || !strings.Contains(b, childID) {
+		t.Fatalf("FHIR search: %d %s", c, b)
+	}
+	if n := auditCount(t, h, "actor = $1 and action = 'search'", p.ID); n != 2 {
+		t.Fatalf("after a FHIR search the practitioner has %d search records, want 2", n)
+	}
+	if c, b := status(t, h, "GET", tok, "/fhir/Patient/"+childID, nil); c != 200 {
+		t.Fatalf("FHIR read: %d %s", c, b)
+	}
+	if n := auditCount(t, h, "actor = $1 and action = 'view' and children = array[$2]", p.ID, childID); n != 2 {
+		t.Fatalf("after a FHIR read the practitioner has %d view records, want 2", n)
+	}
 	var raw []byte
 	if err := h.DB.QueryRow(ctx, "select row_to_json(a)::text from audit_events a where actor = $1 and action = 'view'", p.ID).Scan(&raw); err != nil {
 		t.Fatal(err)
@@ -479,7 +492,8 @@ func TestSearchAndViewAuditedOnce(t *testing.T) {
 	if err := h.NATS.JS.DeleteStream(ctx, natsjs.StreamAudit); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/v1/children?family=Hughes&birth_date=2015-03-14", "/v1/children/" + childID} {
+	for _, path := range []string{"/v1/children?family=Hughes&birth_date=2015-03-14", "/v1/children/" + childID,
+		"/fhir/Patient?family=Hughes&birthdate=2015-03-14", "/fhir/Patient/" + childID} {
 		c, b := status(t, h, "GET", tok, path, nil)
 		if c != http.StatusServiceUnavailable || strings.Contains(b, childID) || strings.Contains(b, "Hughes") {
 			t.Fatalf("%s without an audit trail: %d %s", path, c, b)
