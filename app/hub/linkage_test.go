@@ -114,7 +114,7 @@ func TestProbabilisticLinkAndTwins(t *testing.T) {
 		t.Fatalf("the school's record of Olivia (nickname, no NHS number) was not linked to her: %s vs %s", e, a)
 	}
 	var rule string
-	if err := h.DB.QueryRow(context.Background(), `select s->'child'->'name'->>'given' from directory, jsonb_array_elements(state::jsonb->'sources') s
+	if err := h.DB.QueryRow(context.Background(), `select s->'child'->'name'->>'given' from directory, jsonb_array_elements(convert_from(state, 'UTF8')::jsonb->'sources') s
 		where child_id = $1 and s->'source'->>'agency' = 'education'`, a).Scan(&rule); err != nil || rule != "Livvy" {
 		t.Fatalf("education source not held on the child: %q %v", rule, err)
 	}

@@ -12,7 +12,11 @@ create table checkpoints (
 
 -- The directory: one row per child, derived from the CHILDREN stream.
 -- state is the projection's working copy of what each source stated;
--- view is the survivorship result; the typed columns serve search.
+-- view is the survivorship result; the typed columns serve search. Both
+-- documents are JSON kept as bytea: the database never looks inside them,
+-- so it need not parse them on every write, and they are stored
+-- uncompressed because compressing on every rewrite costs more CPU than
+-- the disk it saves.
 create table directory (
     child_id     uuid primary key,
     status       text not null default 'active',
@@ -25,11 +29,14 @@ create table directory (
     nhs_number   text,
     upn          text,
     names        text not null default '',
-    state        jsonb not null,
-    view         jsonb not null,
+    state        bytea not null,
+    view         bytea not null,
     last_seq     bigint not null,
     updated_at   timestamptz not null default now()
 );
+
+alter table directory alter column state set storage external;
+alter table directory alter column view set storage external;
 
 create index directory_family_trgm on directory using gin (family_name gin_trgm_ops);
 create index directory_given_trgm on directory using gin (given_name gin_trgm_ops);
