@@ -29,12 +29,13 @@ const (
 
 // Headers the hub sets on its messages.
 const (
-	HeaderReason   = "Cp-Reason"    // quarantine: JSON list of field errors
-	HeaderFormat   = "Cp-Format"    // quarantine: json, hl7v2, ctf, csv
-	HeaderChannel  = "Cp-Channel"   // quarantine: http, nats, mllp, file
-	HeaderFeedSeq  = "Cp-Feed-Seq"  // children: the FEEDS sequence a decision came from
-	HeaderEvents   = "Cp-Events"    // children: comma-separated event types in the message
-	HeaderRecordID = "Cp-Record-Id" // quarantine: the source record id, when known
+	HeaderReason   = "Cp-Reason"       // quarantine: JSON list of field errors
+	HeaderFormat   = "Cp-Format"       // quarantine: json, hl7v2, ctf, csv
+	HeaderChannel  = "Cp-Channel"      // quarantine: http, nats, mllp, file
+	HeaderFeedSeq  = "Cp-Feed-Seq"     // children: the FEEDS sequence a decision came from
+	HeaderEvents   = "Cp-Events"       // children: comma-separated event types in the message
+	HeaderRecordID = "Cp-Record-Id"    // quarantine: the source record id, when known
+	HeaderHash     = "Cp-Content-Hash" // feeds: child.ContentHash of the record, so readers need not recompute it
 )
 
 // DedupeWindow is how long JetStream remembers a Nats-Msg-Id. Resends inside
@@ -46,8 +47,11 @@ type Config struct {
 	URL     string // external server or cluster; empty embeds one
 	DataDir string // embedded server's JetStream store lives under DataDir/jetstream
 	// Listen, when set with an embedded server, opens a TCP port (host:port)
-	// so that agency systems can publish to feeds.<agency>.<system>.
+	// so that agency systems can publish to intake.<agency>.<system>.
 	Listen string
+	// Agencies are the users allowed in through Listen (users.go); Listen
+	// without any is refused.
+	Agencies []AgencyUser
 }
 
 // Conn is an open event log.
@@ -64,12 +68,19 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	opts := []nats.Option{nats.Name("contactpoint"), nats.MaxReconnects(-1)}
 	url := cfg.URL
 	if url == "" {
-		ns, err := startEmbedded(cfg)
+		users, hubAuth, err := embeddedAuth(cfg)
+		if err != nil {
+			return nil, err
+		}
+		ns, err := startEmbedded(cfg, users)
 		if err != nil {
 			return nil, err
 		}
 		c.embedded = ns
 		opts = append(opts, nats.InProcessServer(ns))
+		if hubAuth != nil {
+			opts = append(opts, hubAuth)
+		}
 		log.Info("event log: embedded JetStream", "store", filepath.Join(cfg.DataDir, "jetstream"), "listen", cfg.Listen)
 	} else {
 		log.Info("event log: external NATS", "url", redactURL(url))
@@ -91,7 +102,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	return c, nil
 }
 
-func startEmbedded(cfg Config) (*server.Server, error) {
+func startEmbedded(cfg Config, users []*server.User) (*server.Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("embedded event log needs a data directory")
 	}
@@ -102,6 +113,7 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		DontListen: cfg.Listen == "",
 		NoSigs:     true,
 		NoLog:      true,
+		Users:      users,
 	}
 	if cfg.Listen != "" {
 		host, port, err := splitHostPort(cfg.Listen)

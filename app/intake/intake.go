@@ -162,8 +162,10 @@ func (s *Service) check(o Origin, raw []byte) (*record.Record, []record.FieldErr
 
 // MsgID is the dedupe id of a record in FEEDS: the same record with the same
 // content is the same message however often it is sent.
-func MsgID(rec *record.Record) string {
-	return "feed:" + rec.Source.Key().String() + ":" + child.ContentHash(rec)
+func MsgID(rec *record.Record) string { return msgID(rec, child.ContentHash(rec)) }
+
+func msgID(rec *record.Record, hash string) string {
+	return "feed:" + rec.Source.Key().String() + ":" + hash
 }
 
 func (s *Service) publishFeed(rec *record.Record) (jetstream.PubAckFuture, error) {
@@ -173,7 +175,9 @@ func (s *Service) publishFeed(rec *record.Record) (jetstream.PubAckFuture, error
 	}
 	m := nats.NewMsg(rec.Source.Subject())
 	m.Data = body
-	return s.js.PublishMsgAsync(m, jetstream.WithMsgID(MsgID(rec)))
+	hash := child.ContentHash(rec)
+	m.Header.Set(natsjs.HeaderHash, hash)
+	return s.js.PublishMsgAsync(m, jetstream.WithMsgID(msgID(rec, hash)))
 }
 
 func (s *Service) publishQuarantine(o Origin, original []byte, recordID string, fes []record.FieldError) (jetstream.PubAckFuture, error) {

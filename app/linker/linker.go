@@ -206,7 +206,11 @@ func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
 			l.log.Error("linker: undecodable FEEDS message skipped", "feed_seq", seq, "err", err)
 			continue
 		}
-		bridges = append(bridges, l.decide(&p, &rec, seq, md.Timestamp)...)
+		hash := m.Headers().Get(natsjs.HeaderHash)
+		if hash == "" {
+			hash = child.ContentHash(&rec)
+		}
+		bridges = append(bridges, l.decide(&p, &rec, hash, seq, md.Timestamp)...)
 	}
 	if err := l.append(ctx, p); err != nil {
 		return err
@@ -231,11 +235,10 @@ func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
 // decide resolves one record to a child, adds its events to the plan and
 // applies them to the index. It returns pairs of children that the record's
 // identifiers show to be one child.
-func (l *Linker) decide(p *plan, rec *record.Record, feedSeq uint64, received time.Time) []bridge {
+func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64, received time.Time) []bridge {
 	x := l.idx
 	now := l.now().UTC()
 	key := rec.Source.Key()
-	hash := child.ContentHash(rec)
 	emit := func(r ref, events ...child.Event) {
 		id := x.children[r].id
 		p.add(id, feedSeq, events...)

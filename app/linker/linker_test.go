@@ -47,7 +47,7 @@ func run(l *Linker, recs []record.Record, firstSeq uint64) plan {
 	var p plan
 	for i := range recs {
 		seq := firstSeq + uint64(i)
-		l.decide(&p, &recs[i], seq, fixed.Add(time.Duration(seq)*time.Millisecond))
+		l.decide(&p, &recs[i], child.ContentHash(&recs[i]), seq, fixed.Add(time.Duration(seq)*time.Millisecond))
 	}
 	return p
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,9 @@ type Projection struct {
 	log       *slog.Logger
 	rules     child.Rules
 	BatchSize int
+
+	mu    sync.Mutex // one batch at a time, also between Run and Rebuild
+	cache stateCache
 }
 
 // New returns the directory projection.
@@ -53,6 +57,9 @@ func (p *Projection) CatchUp(ctx context.Context) error {
 // Rebuild drops the directory's rows and checkpoint in one transaction and
 // replays CHILDREN from the start.
 func (p *Projection) Rebuild(ctx context.Context) error {
+	p.mu.Lock()
+	p.cache.clear()
+	p.mu.Unlock()
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("rebuild directory: %w", err)
@@ -102,7 +109,14 @@ type touched struct {
 }
 
 // apply projects a batch of CHILDREN messages in one transaction.
-func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (uint64, error) {
+func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint64, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer func() {
+		if err != nil {
+			p.cache.clear()
+		}
+	}()
 	type item struct {
 		seq uint64
 		id  uuid.UUID
@@ -111,7 +125,6 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (uint64, e
 	items := make([]item, 0, len(msgs))
 	ids := make([]uuid.UUID, 0, len(msgs))
 	seen := map[uuid.UUID]bool{}
-	var last uint64
 	for _, m := range msgs {
 		md, err := m.Metadata()
 		if err != nil {
@@ -137,9 +150,13 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (uint64, e
 	if err := postgres.AsyncCommit(ctx, tx); err != nil {
 		return 0, err
 	}
-	states, err := loadStates(ctx, tx, ids)
+	states, missing := p.cache.take(ids)
+	loaded, err := loadStates(ctx, tx, missing)
 	if err != nil {
 		return 0, err
+	}
+	for id, t := range loaded {
+		states[id] = t
 	}
 	// owners: which child each source record touched in this batch belongs
 	// to after it, in event order. A batch can end between the two halves of
@@ -179,6 +196,7 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (uint64, e
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("directory: commit: %w", err)
 	}
+	p.cache.put(states)
 	return last, nil
 }
 
