@@ -201,7 +201,7 @@ func compareGiven(a, b *Features) Level {
 	if a.GivenGroups.intersects(b.GivenGroups) {
 		return Close
 	}
-	if JaroWinkler(a.Given, b.Given) >= nameJW {
+	if JaroWinkler(a.Given, b.Given) >= nameJW || oneEdit(a.Given, b.Given) {
 		return Partial
 	}
 	// The child may go by a middle or preferred name in one system.
@@ -227,7 +227,7 @@ func compareFamily(a, b *Features) Level {
 			return Close
 		}
 	}
-	if JaroWinkler(a.Family, b.Family) >= nameJW {
+	if JaroWinkler(a.Family, b.Family) >= nameJW || oneEdit(a.Family, b.Family) {
 		return Partial
 	}
 	if a.FamilyCode != "" && a.FamilyCode == b.FamilyCode {
@@ -383,4 +383,35 @@ func compareUPN(a, b *Features) Level {
 		return Missing
 	}
 	return l
+}
+
+// oneEdit reports whether two names of four or more letters differ by one
+// keying slip: a letter changed, dropped, added, or two adjacent letters
+// swapped. Jaro–Winkler under-rates a slip in a short name ("Baker" and
+// "Bamer" score 0.89), the commonest typing error of all.
+func oneEdit(a, b string) bool {
+	if len(a) < 4 || len(b) < 4 || a == b {
+		return false
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	switch len(b) - len(a) {
+	case 0:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		if a[i+1:] == b[i+1:] {
+			return true // one letter changed
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:] // adjacent swap
+	case 1:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		return a[i:] == b[i+1:] // one letter added
+	}
+	return false
 }

@@ -248,3 +248,28 @@ func TestComparisonVectorJSON(t *testing.T) {
 		t.Fatalf("round trip %s gave %v, want %v", b, back, v)
 	}
 }
+
+func TestOneEdit(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"baker", "bamer", true},  // changed
+		{"baker", "bakr", true},   // dropped
+		{"baker", "bakker", true}, // doubled
+		{"baker", "abker", true},  // adjacent swap
+		{"baker", "bakre", true},  // adjacent swap at the end
+		{"baker", "baker", false},
+		{"baker", "bamen", false}, // two changes
+		{"lee", "lea", false},     // too short to tell a slip from another name
+		{"smith", "smythe", false},
+	}
+	for _, tt := range tests {
+		if got := oneEdit(tt.a, tt.b); got != tt.want {
+			t.Errorf("oneEdit(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		if got := oneEdit(tt.b, tt.a); got != tt.want {
+			t.Errorf("oneEdit(%q, %q) = %v, want %v (not symmetric)", tt.b, tt.a, got, tt.want)
+		}
+	}
+}

@@ -173,16 +173,21 @@ func TestExplain(t *testing.T) {
 	if diff := sum - e.Score; diff > 0.1 || diff < -0.1 {
 		t.Errorf("counted weights sum to %.1f, score %.1f", sum, e.Score)
 	}
-	// Household fields are counted once: postcode, address, carer and phone
-	// all agree, but only the strongest adds to the score.
-	counted := 0
+	// Household fields are not summed: postcode, address, carer and phone
+	// all agree, but only the strongest counts in full, and the strongest of
+	// the other kind (the place against the people) at half.
+	full, half := 0, 0
 	for _, f := range e.Fields {
-		if isHousehold(f.Field) && f.Counted != 0 {
-			counted++
+		switch {
+		case !isHousehold(f.Field) || f.Counted == 0:
+		case f.Counted == f.Weight:
+			full++
+		case f.Counted*2 == f.Weight || f.Counted*2-f.Weight < 0.11 && f.Weight-f.Counted*2 < 0.11:
+			half++
 		}
 	}
-	if counted != 1 {
-		t.Errorf("%d household fields counted, want 1: %s", counted, e)
+	if full != 1 || half != 1 {
+		t.Errorf("household fields: %d in full and %d at half, want 1 and 1: %s", full, half, e)
 	}
 	js, err := json.Marshal(struct {
 		Decision    Decision    `json:"decision"`

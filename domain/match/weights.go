@@ -116,7 +116,12 @@ func isHousehold(f Field) bool {
 // describe the same home: a sibling shares all four, and a family that moves
 // changes all four at once, so summing them would count one fact up to four
 // times. Only the strongest household agreement and the strongest household
-// disagreement are counted.
+// disagreement are counted in full. Where the home (postcode, address) and
+// the people in it (carer's name, phone) both agree, the weaker of the two
+// kinds adds half its weight: they are two partly independent facts, and
+// together they carry a child across a changed surname or a typo. Siblings
+// share both too, but they disagree on given name and date of birth, and
+// twins are held back by the twin guard.
 func (w *Weights) contributions(v ComparisonVector) (c [NumFields]float64) {
 	bestFor, bestAgainst := -1, -1
 	for f := Field(0); f < NumFields; f++ {
@@ -133,13 +138,29 @@ func (w *Weights) contributions(v ComparisonVector) (c [NumFields]float64) {
 		}
 		c[f] = x
 	}
+	second := -1
+	if bestFor >= 0 {
+		for f := Field(0); f < NumFields; f++ {
+			if isHousehold(f) && homeKind(f) != homeKind(Field(bestFor)) && c[f] > 0 && (second < 0 || c[f] > c[second]) {
+				second = int(f)
+			}
+		}
+	}
 	for f := Field(0); f < NumFields; f++ {
-		if isHousehold(f) && int(f) != bestFor && int(f) != bestAgainst {
+		switch {
+		case !isHousehold(f) || int(f) == bestFor || int(f) == bestAgainst:
+		case int(f) == second:
+			c[f] /= 2
+		default:
 			c[f] = 0
 		}
 	}
 	return c
 }
+
+// homeKind tells the place (postcode, address) from the people (carer's
+// name, phone).
+func homeKind(f Field) bool { return f == FieldPostcode || f == FieldAddress }
 
 // Score is the Fellegi–Sunter match score of a comparison vector in bits.
 func (w *Weights) Score(v ComparisonVector) float64 {
@@ -192,8 +213,11 @@ func Explain(v ComparisonVector, w Weights) Explanation {
 		s := f.String() + ": " + levelText[f][v[f]]
 		if x != 0 {
 			s += " (" + signed(x) + ")"
-			if c[f] == 0 {
+			switch {
+			case c[f] == 0:
 				s += ", not counted: the household is already counted once"
+			case c[f] != x:
+				s += ", counted at half (" + signed(c[f]) + "): a second kind of household evidence"
 			}
 		}
 		e.Fields = append(e.Fields, FieldScore{Field: f, Level: v[f], Weight: round1(x), Counted: round1(c[f]), Sentence: s})
