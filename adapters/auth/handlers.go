@@ -29,6 +29,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/agency-keys", s.listKeys)
 	mux.HandleFunc("POST /v1/agency-keys", s.createKey)
 	mux.HandleFunc("DELETE /v1/agency-keys/{id}", s.revokeKey)
+	s.registerOIDC(mux)
 }
 
 const maxJSON = 64 << 10
@@ -96,10 +97,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "sign-in is unavailable; try again")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: sess.Cookie, Path: "/", Expires: sess.SessionExpires,
-		HttpOnly: true, Secure: s.cfg.SecureCookie, SameSite: http.SameSiteStrictMode})
-	writeJSON(w, http.StatusOK, loginResponse{Token: sess.Bearer, TokenType: "Bearer", ExpiresAt: sess.BearerExpires,
-		SessionExpiresAt: sess.SessionExpires, Practitioner: me(sess.Practitioner)})
+	s.writeSession(w, sess)
 }
 
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {

@@ -30,6 +30,7 @@ type Service struct {
 	Now    func() time.Time
 	cfg    Config
 	tokens *Tokens
+	oidc   *oidcClient // nil unless EnableOIDC
 }
 
 // New returns the authentication service.
@@ -160,6 +161,13 @@ func (s *Service) Login(ctx context.Context, username, password, code string) (S
 	if err := registry.Eligible(p, now); err != nil {
 		return fail(p.ID, reasonCode(err), IneligibleError{err})
 	}
+	return s.openSession(ctx, p, now, "POST /v1/auth/login")
+}
+
+// openSession starts a session for a practitioner whose identity and
+// eligibility have been checked, by whichever way they signed in. It is not
+// answered unless its audit entry is written.
+func (s *Service) openSession(ctx context.Context, p registry.Practitioner, now time.Time, route string) (Session, error) {
 	sess := Session{Practitioner: p, ID: randomToken(24), SessionExpires: now.Add(s.cfg.SessionTTL), BearerExpires: now.Add(s.cfg.TokenTTL)}
 	if _, err := s.Reg.pool.Exec(ctx, "insert into auth_sessions (id, practitioner_id, expires_at) values ($1,$2,$3)",
 		sess.ID, p.ID, sess.SessionExpires); err != nil {
@@ -167,7 +175,7 @@ func (s *Service) Login(ctx context.Context, username, password, code string) (S
 	}
 	sess.Cookie = s.tokens.Sign(Claims{Subject: p.ID, Session: sess.ID, Kind: KindSession, Issued: now.Unix(), Expires: sess.SessionExpires.Unix()})
 	sess.Bearer = s.tokens.Sign(Claims{Subject: p.ID, Session: sess.ID, Kind: KindBearer, Issued: now.Unix(), Expires: sess.BearerExpires.Unix()})
-	if err := s.Audit.Record(ctx, audit.Entry{Action: audit.ActLogin, Actor: p.ID, Roles: p.Roles, Route: "POST /v1/auth/login"}); err != nil {
+	if err := s.Audit.Record(ctx, audit.Entry{Action: audit.ActLogin, Actor: p.ID, Roles: p.Roles, Route: route}); err != nil {
 		return Session{}, err
 	}
 	return sess, nil

@@ -54,6 +54,8 @@ type Server struct {
 	// Children appends shield and involvement decisions; nil refuses them.
 	Children ChildLog
 	Now      func() time.Time // nil is time.Now
+	// Feeds serves file upload and the quarantine; nil answers them 503.
+	Feeds *Feeds
 }
 
 // Handler returns the routes.
@@ -69,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/feeds/{agency}/records", s.postRecords)
+	s.registerFeeds(mux)
 	mux.HandleFunc("GET /v1/children", s.searchChildren)
 	mux.HandleFunc("GET /v1/children/{id}", s.getChild)
 	if s.Linker != nil {

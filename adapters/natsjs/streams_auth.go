@@ -48,9 +48,12 @@ func EnsureAuthStreams(ctx context.Context, js jetstream.JetStream) error {
 
 // AgencyNATSUser is the NATS user of one agency system that publishes
 // feed records over NATS. It may publish only to intake.<agency>.<system>
-// and receive the hub's replies; it cannot publish to feeds.>, to another
-// agency's subject, or to JetStream's API. Password may be a bcrypt hash
-// ($2a$...), which nats-server checks as such.
+// and receive the hub's replies under its own inbox prefix
+// (InboxPrefix); it cannot publish to feeds.>, to another agency's subject,
+// or to JetStream's API. Its subscriptions are not allowed the whole of
+// _INBOX.>: the hub's own JetStream fetches are delivered to _INBOX
+// subjects, and a subscriber to _INBOX.> would receive children's records.
+// Password may be a bcrypt hash ($2a$...), which nats-server checks as such.
 //
 // For an external cluster the same permissions go in the server's
 // configuration, one user per agency system:
@@ -59,7 +62,7 @@ func EnsureAuthStreams(ctx context.Context, js jetstream.JetStream) error {
 //	  users = [
 //	    { user: "health.royal-infirmary-pas", password: "$2a$11$...",
 //	      permissions: { publish: { allow: ["intake.health.royal-infirmary-pas"] },
-//	                     subscribe: { allow: ["_INBOX.>"] } } }
+//	                     subscribe: { allow: ["_INBOX.health.royal-infirmary-pas.>"] } } }
 //	    { user: "contactpoint", password: "$2a$11$..." }  # the hub itself: no limits
 //	  ]
 //	}
@@ -69,7 +72,7 @@ func AgencyNATSUser(agency, system, password string) *server.User {
 		Password: password,
 		Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: []string{"intake." + agency + "." + system}},
-			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(agency, system) + ".>"}},
 		},
 	}
 }

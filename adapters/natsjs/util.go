@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 func splitHostPort(addr string) (string, int, error) {
@@ -15,6 +17,11 @@ func splitHostPort(addr string) (string, int, error) {
 	port, err := strconv.Atoi(p)
 	if err != nil {
 		return "", 0, fmt.Errorf("nats listen port %q: %w", p, err)
+	}
+	if port == 0 {
+		// As with net.Listen, port 0 is any free port; to nats-server it
+		// would mean the default, 4222.
+		port = server.RANDOM_PORT
 	}
 	return host, port, nil
 }

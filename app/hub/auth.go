@@ -36,6 +36,9 @@ type AuthConfig struct {
 	SessionTTL     time.Duration
 	Lockout        registry.Lockout
 	Signals        auditproj.Thresholds
+	// OIDC, when its issuer is set, adds sign-in through the deployment's
+	// OpenID Connect provider.
+	OIDC auth.OIDCConfig
 }
 
 // Security is the hub's authentication, register and audit trail.
@@ -67,11 +70,19 @@ func (h *Hub) startSecurity(ctx, runCtx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg.OIDC.Enabled() {
+		if err := h.Auth.EnableOIDC(cfg.OIDC); err != nil {
+			return err
+		}
+	}
 	h.AuditProj = auditproj.New(h.NATS.JS, h.DB, h.log)
 	h.AuditStore = auditproj.NewStore(h.DB)
 	th := cfg.Signals
 	if th == (auditproj.Thresholds{}) {
 		th = auditproj.DefaultThresholds
+	}
+	if err := th.Validate(); err != nil {
+		return fmt.Errorf("audit-signals: %w", err)
 	}
 	h.auditHTTP = &auditadapter.Routes{Store: h.AuditStore, Recorder: h.AuditLog, Thresholds: th, Log: h.log}
 	h.supervise(runCtx, "audit", h.AuditProj.Run)

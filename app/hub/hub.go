@@ -35,8 +35,10 @@ type Config struct {
 	DataDir     string
 	DatabaseURL string
 	NATSURL     string
-	NATSListen  string // embedded server only: open a TCP port for agency publishers
+	NATSListen  string              // embedded server only: open a TCP port for agency publishers
+	NATSUsers   []natsjs.AgencyUser // who may publish through NATSListen
 	Auth        AuthConfig
+	Feeds       FeedsConfig
 }
 
 // Hub is a running hub.
@@ -50,6 +52,7 @@ type Hub struct {
 	Dir    *directory.Projection
 	Store  *directory.Store
 	HTTP   *http.Server
+	Feeds  *Feeds
 	Security
 	listener   net.Listener
 	wg         sync.WaitGroup
@@ -66,7 +69,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if h.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	if h.NATS, err = natsjs.Open(ctx, natsjs.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen}, log); err != nil {
+	if h.NATS, err = natsjs.Open(ctx, natsjs.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Agencies: cfg.NATSUsers}, log); err != nil {
 		h.DB.Close()
 		return nil, err
 	}
@@ -107,9 +110,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		h.Close()
 		return nil, err
 	}
+	if err := h.startFeeds(runCtx); err != nil {
+		h.Close()
+		return nil, err
+	}
 
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
-		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}}
+		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}, Feeds: h.Feeds.HTTP}
 	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	if cfg.HTTPAddr != "" {
 		if h.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

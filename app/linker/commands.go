@@ -114,12 +114,15 @@ func (l *Linker) mergeRefs(ctx context.Context, a, b ref, d child.Decision) erro
 		return err
 	}
 	now := l.now().UTC()
-	sources := make([]child.Stated, 0, len(state.Sources))
-	for _, ss := range state.Active() {
-		sources = append(sources, ss.Statement())
+	ab := &child.Absorbed{Absorbed: absID.String(), Sources: make([]child.Stated, 0, len(state.Sources)), Decision: d}
+	for _, ss := range state.All() {
+		ab.Sources = append(ab.Sources, ss.Statement())
+		if ss.Withdrawn {
+			ab.Withdrawn = append(ab.Withdrawn, ss.Source.Key())
+		}
 	}
 	var p plan
-	p.add(survID, 0, child.Event{Type: child.TypeAbsorbed, At: now, Absorbed: &child.Absorbed{Absorbed: absID.String(), Sources: sources, Decision: d}})
+	p.add(survID, 0, child.Event{Type: child.TypeAbsorbed, At: now, Absorbed: ab})
 	if err := l.append(ctx, p); err != nil {
 		return err
 	}

@@ -160,6 +160,13 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 			for i := range e.Absorbed.Sources {
 				x.addSource(r, &e.Absorbed.Sources[i])
 			}
+			for _, k := range e.Absorbed.Withdrawn {
+				if se, ok := x.sources[k]; ok {
+					se.withdrawn = true
+					x.sources[k] = se
+				}
+				delete(c.sources, k)
+			}
 			if a, err := uuid.Parse(e.Absorbed.Absorbed); err == nil {
 				ar := x.ref(a)
 				// The survivor's event alone makes the merge: the absorbed

@@ -181,8 +181,12 @@ func (p *plan) add(id uuid.UUID, feedSeq uint64, events ...child.Event) {
 	pd.lastSeq = feedSeq
 }
 
-// bridge is a pair of children that one record's identifiers join.
-type bridge struct{ a, b ref }
+// bridge is a pair of children that one record's identifiers join, or that
+// their source says are one (authoritative: an HL7 A40).
+type bridge struct {
+	a, b          ref
+	authoritative bool
+}
 
 // process links a batch of feed messages: decide each in order against the
 // index (updated as it goes, so records in one batch see each other), append
@@ -304,6 +308,14 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 		if a == b || x.notLinked(a, b) {
 			continue
 		}
+		if br.authoritative {
+			// The source itself merged its two records: it knows they are
+			// one person, so no score second-guesses it.
+			if err := l.mergeRefs(ctx, a, b, child.Decision{By: ByLinker, Reason: "the source merged its records of this child"}); err != nil {
+				return err
+			}
+			continue
+		}
 		d := x.compare(a, b, l.cfg.Weights, l.cfg.Thresholds)
 		if d.Outcome == match.Link {
 			if err := l.mergeRefs(ctx, a, b, child.Decision{By: ByLinker, Reason: "identifiers in one source record name both children (" + d.Rule + ")"}); err != nil {
@@ -367,7 +379,7 @@ func (l *Linker) bridges(r ref, rec *record.Record) []bridge {
 		func() (ref, bool) { return l.idx.lookupUPN(f.UPN) },
 	} {
 		if other, ok := o(); ok && other != r && !l.idx.notLinked(r, other) {
-			out = append(out, bridge{r, other})
+			out = append(out, bridge{r, other, false})
 		}
 	}
 	return out
@@ -396,7 +408,7 @@ func (l *Linker) decideMerge(rec *record.Record, feedSeq uint64, emit func(ref, 
 	if a == b {
 		return nil
 	}
-	return []bridge{{a, b}}
+	return []bridge{{a, b, true}}
 }
 
 func stated(rec *record.Record, hash string, feedSeq uint64, at time.Time, link child.Link) child.Event {

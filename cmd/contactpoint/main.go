@@ -40,7 +40,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("config", "", "config file (YAML, TOML or JSON); default ./contactpoint.yaml if present")
 	root.PersistentFlags().String("log-level", "info", "debug, info, warn or error")
-	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v), usersCmd(v))
+	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v), usersCmd(v), ingestCmd(v), quarantineCmd(v))
 	return root
 }
 
@@ -99,6 +99,9 @@ func hubConfig(v *viper.Viper) hub.Config {
 		DatabaseURL: v.GetString("database-url"),
 		NATSURL:     v.GetString("nats-url"),
 		NATSListen:  v.GetString("nats-listen"),
+		NATSUsers:   natsUsers(v),
+		Auth:        authConfig(v),
+		Feeds:       feedsConfig(v),
 	}
 }
 
@@ -113,13 +116,14 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			log.Info("hub listening", "http", "http://"+h.Addr())
+			log.Info("hub listening", "http", "http://"+h.Addr(), "mllp", h.MLLPAddr())
 			<-cmd.Context().Done()
 			log.Info("shutting down")
 			return nil
 		},
 	}
 	hubFlags(cmd.Flags())
+	feedFlags(cmd.Flags())
 	return cmd
 }
 

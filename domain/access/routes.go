@@ -34,10 +34,13 @@ var readers = []string{RolePractitioner, RoleShield, RoleSteward}
 var Routes = map[string]Rule{
 	"GET /healthz":                    {Audience: Public},
 	"POST /v1/auth/login":             {Audience: Public},
+	"GET /v1/auth/oidc/login":         {Audience: Public}, // only when OpenID Connect is configured
+	"GET /v1/auth/oidc/callback":      {Audience: Public},
 	"POST /v1/auth/logout":            {Audience: Staff},
 	"POST /v1/auth/token":             {Audience: Staff},
 	"GET /v1/auth/me":                 {Audience: Staff},
 	"POST /v1/feeds/{agency}/records": {Audience: Agency},
+	"POST /v1/feeds/{agency}/files":   {Audience: Agency},
 
 	"GET /v1/children":      {Audience: Staff, Roles: readers},
 	"GET /v1/children/{id}": {Audience: Staff, Roles: readers},
@@ -59,6 +62,11 @@ var Routes = map[string]Rule{
 	"POST /v1/children/{id}/merge":     {Audience: Staff, Roles: []string{RoleSteward}},
 	"POST /v1/children/{id}/split":     {Audience: Staff, Roles: []string{RoleSteward}},
 	"GET /v1/links/export":             {Audience: Staff, Roles: []string{RoleSteward}},
+
+	// The quarantine holds refused input, personal data included: stewards fix it.
+	"GET /v1/quarantine":                 {Audience: Staff, Roles: []string{RoleSteward}},
+	"GET /v1/quarantine/{seq}":           {Audience: Staff, Roles: []string{RoleSteward}},
+	"POST /v1/quarantine/{seq}/resubmit": {Audience: Staff, Roles: []string{RoleSteward}},
 
 	"GET /v1/practitioners":                   {Audience: Staff, Roles: []string{RoleAdmin}},
 	"POST /v1/practitioners":                  {Audience: Staff, Roles: []string{RoleAdmin}},

@@ -34,6 +34,9 @@ type Decision struct {
 type Absorbed struct {
 	Absorbed string   `json:"absorbed"`
 	Sources  []Stated `json:"sources"`
+	// Withdrawn names the sources among Sources that their agency had
+	// withdrawn: they move too, so the survivor answers for every record.
+	Withdrawn []record.SourceKey `json:"withdrawn,omitempty"`
 	Decision
 }
 
@@ -79,6 +82,11 @@ func (s *State) applyLinkage(e Event) {
 				s.Sources[st.Source.Key()] = &SourceState{
 					Source: st.Source, Child: st.Child, Consents: st.Consents,
 					ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At,
+				}
+			}
+			for _, k := range a.Withdrawn {
+				if ss := s.Sources[k]; ss != nil {
+					ss.Withdrawn = true
 				}
 			}
 		}

@@ -100,6 +100,16 @@ func (s *State) Active() []*SourceState {
 	return out
 }
 
+// All returns every source, withdrawn ones included, in key order.
+func (s *State) All() []*SourceState {
+	out := make([]*SourceState, 0, len(s.Sources))
+	for _, ss := range s.Sources {
+		out = append(out, ss)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source.Key().String() < out[j].Source.Key().String() })
+	return out
+}
+
 // AlreadyStated reports whether the source's current statement has exactly
 // this content: a resend that the linker must not append again.
 func (s *State) AlreadyStated(k record.SourceKey, hash string) bool {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/spf13/viper"
+
+	"contactpoint/adapters/auth"
+	"contactpoint/adapters/natsjs"
+	"contactpoint/app/hub"
+	auditproj "contactpoint/projections/audit"
+)
+
+// bindNested lets a nested key also come from the environment:
+// audit-signals.peer-factor from CONTACTPOINT_AUDIT_SIGNALS_PEER_FACTOR.
+// The root command's key replacer maps only dashes, and environment
+// variable names cannot hold the dot.
+func bindNested(v *viper.Viper, keys ...string) {
+	for _, k := range keys {
+		env := "CONTACTPOINT_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(k))
+		_ = v.BindEnv(k, env)
+	}
+}
+
+// natsUsers reads nats-users: a list of {agency, system, password-hash} in
+// the config file, or the same list as JSON in CONTACTPOINT_NATS_USERS.
+func natsUsers(v *viper.Viper) []natsjs.AgencyUser {
+	var users []natsjs.AgencyUser
+	raw := v.Get("nats-users")
+	if raw == nil {
+		return nil
+	}
+	var err error
+	if s, ok := raw.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		err = json.Unmarshal([]byte(s), &users)
+	} else {
+		err = v.UnmarshalKey("nats-users", &users)
+	}
+	if err != nil {
+		// An entry with nothing in it is refused when the hub starts, with
+		// a message naming nats-users; the hub never runs on a half-read list.
+		return []natsjs.AgencyUser{{}}
+	}
+	return users
+}
+
+// signalThresholds reads audit-signals.*, each key defaulting to
+// auditproj.DefaultThresholds; the hub validates the result.
+func signalThresholds(v *viper.Viper) auditproj.Thresholds {
+	t := auditproj.DefaultThresholds
+	keys := map[string]func(){
+		"audit-signals.peer-factor":        func() { t.PeerFactor = v.GetFloat64("audit-signals.peer-factor") },
+		"audit-signals.min-views-per-hour": func() { t.MinViewsPerHour = v.GetInt("audit-signals.min-views-per-hour") },
+		"audit-signals.withheld-attempts":  func() { t.WithheldAttempts = v.GetInt("audit-signals.withheld-attempts") },
+		"audit-signals.off-hours-searches": func() { t.OffHoursSearches = v.GetInt("audit-signals.off-hours-searches") },
+		"audit-signals.work-start":         func() { t.WorkStart = v.GetInt("audit-signals.work-start") },
+		"audit-signals.work-end":           func() { t.WorkEnd = v.GetInt("audit-signals.work-end") },
+		"audit-signals.time-zone":          func() { t.TimeZone = v.GetString("audit-signals.time-zone") },
+	}
+	for k, set := range keys {
+		bindNested(v, k)
+		if v.IsSet(k) {
+			set()
+		}
+	}
+	return t
+}
+
+// oidcConfig reads oidc.*; without oidc.issuer OpenID Connect is off.
+func oidcConfig(v *viper.Viper) auth.OIDCConfig {
+	bindNested(v, "oidc.issuer", "oidc.client-id", "oidc.client-secret", "oidc.redirect-url", "oidc.claim", "oidc.match", "oidc.scopes")
+	return auth.OIDCConfig{
+		Issuer:       v.GetString("oidc.issuer"),
+		ClientID:     v.GetString("oidc.client-id"),
+		ClientSecret: v.GetString("oidc.client-secret"),
+		RedirectURL:  v.GetString("oidc.redirect-url"),
+		Claim:        v.GetString("oidc.claim"),
+		Match:        v.GetString("oidc.match"),
+		Scopes:       v.GetStringSlice("oidc.scopes"),
+	}
+}
+
+// authConfig reads the settings of sign-in and the audit trail.
+func authConfig(v *viper.Viper) hub.AuthConfig {
+	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v)}
+}
