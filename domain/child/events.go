@@ -8,8 +8,9 @@ package child
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"contactpoint/domain/record"
 )

@@ -1,9 +1,10 @@
 package child
 
 import (
-	"encoding/json"
 	"sort"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"contactpoint/domain/record"
 )
