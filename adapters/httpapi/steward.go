@@ -13,6 +13,7 @@ import (
 
 	"contactpoint/app/linker"
 	"contactpoint/domain/access"
+	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
 	"contactpoint/projections/directory"
@@ -55,6 +56,12 @@ func readCommand(w http.ResponseWriter, r *http.Request, into any) bool {
 	return true
 }
 
+// stewardAudited records a steward's decision on a pair of children.
+func (s *Server) stewardAudited(w http.ResponseWriter, r *http.Request, kind string, a, b uuid.UUID) bool {
+	return s.audited(w, r, audit.Entry{Action: audit.ActStewardDec, Outcome: audit.OK, Reason: kind,
+		Children: []string{a.String(), b.String()}, Status: http.StatusOK})
+}
+
 // linkageError maps linker errors to statuses.
 func (s *Server) linkageError(w http.ResponseWriter, err error) {
 	switch {
@@ -77,6 +84,13 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.Log.Error("list reviews failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
+		return
+	}
+	ids := make([]string, 0, 2*len(tasks))
+	for _, t := range tasks {
+		ids = append(ids, t.ChildID.String(), t.CandidateID.String())
+	}
+	if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.OK, Reason: "review-queue", Children: ids, Status: http.StatusOK}) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(tasks), "tasks": tasks})
@@ -102,9 +116,12 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) (directory.ReviewT
 }
 
 func (s *Server) getReview(w http.ResponseWriter, r *http.Request) {
-	if t, ok := s.task(w, r); ok {
-		writeJSON(w, http.StatusOK, t)
+	t, ok := s.task(w, r)
+	if !ok || !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.OK, Reason: "review-task",
+		Children: []string{t.ChildID.String(), t.CandidateID.String()}, Status: http.StatusOK}) {
+		return
 	}
+	writeJSON(w, http.StatusOK, t)
 }
 
 type reviewDecision struct {
@@ -139,10 +156,16 @@ func (s *Server) decideReview(w http.ResponseWriter, r *http.Request) {
 			s.linkageError(w, err)
 			return
 		}
+		if !s.stewardAudited(w, r, "link", t.ChildID, t.CandidateID) {
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"decision": "link", "survivor": surv})
 	case "not-link":
 		if err := s.Linker.NotLink(r.Context(), t.ChildID, t.CandidateID, d); err != nil {
 			s.linkageError(w, err)
+			return
+		}
+		if !s.stewardAudited(w, r, "not-link", t.ChildID, t.CandidateID) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"decision": "not-link"})
@@ -173,6 +196,9 @@ func (s *Server) mergeChildren(w http.ResponseWriter, r *http.Request) {
 	surv, err := s.Linker.Merge(r.Context(), id, body.Other, decisionBy(r, body.Reason))
 	if err != nil {
 		s.linkageError(w, err)
+		return
+	}
+	if !s.stewardAudited(w, r, "merge", id, body.Other) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"survivor": surv})
@@ -207,6 +233,9 @@ func (s *Server) splitChild(w http.ResponseWriter, r *http.Request) {
 		s.linkageError(w, err)
 		return
 	}
+	if !s.stewardAudited(w, r, "split", id, dest) {
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"child": id, "moved_to": dest})
 }
 
@@ -214,6 +243,11 @@ func (s *Server) splitChild(w http.ResponseWriter, r *http.Request) {
 func (s *Server) exportLinks(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
 	defer cancel()
+	// The export names no child by its details, only ids; it is recorded
+	// as an export before a byte of it leaves.
+	if !s.audited(w, r, audit.Entry{Action: audit.ActExport, Outcome: audit.OK, Reason: "links", Status: http.StatusOK}) {
+		return
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="links.csv"`)
 	w.Header().Set("Cache-Control", "no-store")

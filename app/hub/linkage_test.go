@@ -201,6 +201,15 @@ func TestReviewMergeAndSplit(t *testing.T) {
 	if after := dump(t, h); after != before {
 		t.Fatal("rebuilt directory differs after merge and split")
 	}
+	// Each steward decision is on the audit trail, by whom and about which children.
+	if err := h.WaitAudited(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var audited int
+	if err := h.DB.QueryRow(context.Background(), `select count(*) from audit_events where action = 'steward-decision'
+		and reason in ('link', 'split') and $1 = any(children)`, a).Scan(&audited); err != nil || audited != 2 {
+		t.Fatalf("want the link and the split on the audit trail, got %d (%v)", audited, err)
+	}
 	var decisions int
 	if err := h.DB.QueryRow(context.Background(), `select count(*) from linkage_decisions`).Scan(&decisions); err != nil || decisions < 4 {
 		t.Fatalf("want the merge and split decisions logged, got %d (%v)", decisions, err)
