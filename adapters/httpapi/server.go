@@ -5,13 +5,13 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
+	"contactpoint/adapters/httpjson"
 	"contactpoint/app/intake"
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
@@ -96,28 +96,11 @@ func (s *Server) Handler() http.Handler {
 	return recoverer(s.Log, h)
 }
 
-// apiError is the body of every error response.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
+	httpjson.Error(w, status, code, msg)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(true)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 // recoverer turns a panic into a 500 without the panic's text, which could
 // hold personal data, reaching the client or the log.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,23 +39,12 @@ func benchIngestCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().Uint64("seed", 1, "random seed")
 	cmd.Flags().Int("batch", 1000, "records per HTTP request")
 	cmd.Flags().Int("concurrency", 4, "HTTP requests in flight")
-	cmd.Flags().String("pg-server", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server for the fresh benchmark database")
-	cmd.Flags().String("nats-url", "", "external NATS (default: embedded, in a temporary directory)")
 	cmd.Flags().String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	benchHubFlags(cmd)
 	return cmd
 }
 
 func benchIngest(ctx context.Context, v *viper.Viper) error {
-	log := logger(v)
-	dir, err := os.MkdirTemp("", "contactpoint-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	dbName := "contactpoint_bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	dsn := strings.Replace(v.GetString("pg-server"), "/postgres?", "/"+dbName+"?", 1)
-	defer postgres.DropDatabase(context.Background(), dsn) //nolint:errcheck // best effort clean-up
-
 	if p := v.GetString("cpuprofile"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
@@ -78,11 +66,11 @@ func benchIngest(ctx context.Context, v *viper.Viper) error {
 	fmt.Printf("population: %d children, %d feed records in %d systems (generated in %s)\n",
 		pop.Len(), total, len(feeds), time.Since(genStart).Round(time.Millisecond))
 
-	h, err := hub.Start(ctx, hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dsn, NATSURL: v.GetString("nats-url")}, log)
+	h, stopHub, err := benchHub(ctx, v, hub.FeedsConfig{}, false)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer stopHub()
 
 	// Sample the stages while loading so the report can say where time goes.
 	type mark struct{ linked, projected time.Time }

@@ -78,7 +78,7 @@ func benchHub(ctx context.Context, v *viper.Viper, feeds hub.FeedsConfig, deferL
 		_ = postgres.DropDatabase(context.Background(), dsn)
 		os.RemoveAll(dir)
 	}
-	h, err = hub.Start(ctx, hub.Config{DataDir: dir, DatabaseURL: dsn, NATSURL: v.GetString("nats-url"), Feeds: feeds, DeferLinker: deferLinker}, logger(v))
+	h, err = hub.Start(ctx, hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dsn, NATSURL: v.GetString("nats-url"), Feeds: feeds, DeferLinker: deferLinker}, logger(v))
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,7 +28,7 @@ func benchLinkageCmd(v *viper.Viper) *cobra.Command {
 	}
 	cmd.Flags().Int("children", 80000, "children in the synthetic area")
 	cmd.Flags().Uint64("seed", 1, "random seed")
-	cmd.Flags().String("pg-server", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server for the fresh benchmark database")
+	benchHubFlags(cmd)
 	return cmd
 }
 
@@ -41,15 +38,6 @@ type pairCounts struct{ predicted, truth, both int64 }
 func choose2(n int64) int64 { return n * (n - 1) / 2 }
 
 func benchLinkage(ctx context.Context, v *viper.Viper) error {
-	log := logger(v)
-	dir, err := os.MkdirTemp("", "contactpoint-linkage-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	dsn := strings.Replace(v.GetString("pg-server"), "/postgres?", "/contactpoint_linkage_"+strconv.FormatInt(time.Now().UnixNano(), 36)+"?", 1)
-	defer postgres.DropDatabase(context.Background(), dsn) //nolint:errcheck // best effort clean-up
-
 	pop := synth.Generate(synth.Config{Children: v.GetInt("children"), Seed: v.GetUint64("seed")})
 	feeds := pop.Feeds()
 	truth := map[record.SourceKey]int{}
@@ -63,11 +51,11 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	}
 	fmt.Printf("population: %d children, %d feed records\n", pop.Len(), total)
 
-	h, err := hub.Start(ctx, hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dsn, DeferLinker: true}, log)
+	h, stop, err := benchHub(ctx, v, hub.FeedsConfig{}, true)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer stop()
 	if _, err := loader.Send(ctx, feeds, loader.Options{BaseURL: "http://" + h.Addr(), KeyFor: benchKeys(ctx, h)}); err != nil {
 		return err
 	}
