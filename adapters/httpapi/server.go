@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"contactpoint/adapters/httpjson"
+	"contactpoint/adapters/web"
 	"contactpoint/app/intake"
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
@@ -77,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Linker != nil {
 		s.registerSteward(mux)
 	}
+	web.Register(mux)
 	mux.HandleFunc("POST /v1/children/{id}/shield", s.applyShield)
 	mux.HandleFunc("DELETE /v1/children/{id}/shield", s.liftShield)
 	mux.HandleFunc("POST /v1/children/{id}/shield/lift", s.liftShield)

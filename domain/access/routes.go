@@ -33,6 +33,8 @@ var readers = []string{RolePractitioner, RoleShield, RoleSteward}
 // route means adding its line, and a test holds the two lists together.
 var Routes = map[string]Rule{
 	"GET /healthz":                    {Audience: Public},
+	"GET /{$}":                        {Audience: Public}, // the practitioners' pages: static, data only through the API below
+	"GET /assets/{name}":              {Audience: Public},
 	"POST /v1/auth/login":             {Audience: Public},
 	"GET /v1/auth/oidc/login":         {Audience: Public}, // only when OpenID Connect is configured
 	"GET /v1/auth/oidc/callback":      {Audience: Public},
