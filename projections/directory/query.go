@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,14 +98,76 @@ var ErrNotFound = errors.New("child not found")
 
 // Query is the SQL a search runs, with its arguments; the benchmark runs
 // it bare to show the cost of the layers above.
+//
+// A name search is run in two steps. Candidates are the children whose
+// current name matches, found from the date-of-birth index alone (005
+// carries the name columns in it, so a date shared by a few hundred
+// children costs a few index pages instead of a heap page each), plus the
+// few with previous names that match. Only those candidates are then read
+// from the table, re-checked against the whole condition and ranked.
 func (c Criteria) Query() (string, []any) {
-	var where []string
+	sh, args := c.shape()
+	if q, ok := queries.Load(sh); ok {
+		return q.(string), args
+	}
+	q := sh.sql()
+	queries.Store(sh, q)
+	return q, args
+}
+
+// queries holds the SQL of each shape of search seen: building it costs
+// more than the database takes to run it, and there are only a few shapes.
+var queries sync.Map // shape -> string
+
+// shape is which criteria a search gives, each as its placeholder ("" when
+// not given), and what else changes the SQL. Two searches of one shape run
+// the same SQL with different arguments.
+type shape struct {
+	family, given, birth, from, to, gender, postcode, nhs, upn string
+	seeShielded                                                bool
+	cap                                                        int
+}
+
+// shape numbers the criteria given, always in the same order.
+func (c Criteria) shape() (shape, []any) {
+	sh := shape{seeShielded: c.SeeShielded, cap: c.cap()}
 	var args []any
-	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	arg := func(dst *string, v any) { args = append(args, v); *dst = "$" + strconv.Itoa(len(args)) }
+	if f := strings.ToLower(strings.TrimSpace(c.Family)); f != "" {
+		arg(&sh.family, f)
+	}
+	if g := strings.ToLower(strings.TrimSpace(c.Given)); g != "" {
+		arg(&sh.given, g)
+	}
+	date := func(dst *string, s string) {
+		if s != "" {
+			d, _ := time.Parse(time.DateOnly, s)
+			arg(dst, d)
+		}
+	}
+	date(&sh.birth, c.BirthDate)
+	date(&sh.from, c.BornFrom)
+	date(&sh.to, c.BornTo)
+	if c.Gender != "" {
+		arg(&sh.gender, c.Gender)
+	}
+	if c.Postcode != "" {
+		arg(&sh.postcode, c.Postcode)
+	}
+	if c.NHSNumber != "" {
+		arg(&sh.nhs, c.NHSNumber)
+	}
+	if c.UPN != "" {
+		arg(&sh.upn, strings.ToUpper(c.UPN))
+	}
+	return sh, args
+}
+
+func (sh shape) sql() string {
 	// Previous names are hidden on a shielded child; matching on them
 	// would tell an ordinary viewer who the child used to be.
 	prevOK := "true"
-	if !c.SeeShielded {
+	if !sh.seeShielded {
 		prevOK = "not shielded"
 	}
 	cols := []string{"view"}
@@ -111,70 +176,96 @@ func (c Criteria) Query() (string, []any) {
 	// the candidates to a handful, so an edit-distance test (which no index
 	// serves) can catch what trigrams and phonetics miss, such as swapped
 	// letters in a short name.
-	narrow := c.BirthDate != "" || c.Postcode != ""
-	name := func(col, dm, q string, dmWeight, prevWeight float64) (cond, sim, lev string) {
-		a := arg(q)
+	narrow := sh.birth != "" || sh.postcode != ""
+	// current and previous hold, per name given, the condition on the
+	// current name and the one on previous names; a child matches a name
+	// if either holds.
+	var current, previous []string
+	name := func(col, dm, a string, dmWeight, prevWeight float64) (sim, dmEq string) {
 		sim = fmt.Sprintf("similarity(coalesce(%s,''), %s)", col, a)
-		lev = fmt.Sprintf("(1 - levenshtein(coalesce(%[1]s,''), %[2]s)::real / greatest(length(%[2]s), length(coalesce(%[1]s,'')), 1))", col, a)
-		conds := []string{fmt.Sprintf("%s %% %s", col, a), fmt.Sprintf("%s = dmetaphone(%s)", dm, a), fmt.Sprintf("(%s <%% names and %s)", a, prevOK)}
+		lev := fmt.Sprintf("(1 - levenshtein(coalesce(%[1]s,''), %[2]s)::real / greatest(length(%[2]s), length(coalesce(%[1]s,'')), 1))", col, a)
+		// A subquery, so that a prepared (generic) plan works out the
+		// searched name's code once rather than once per candidate row.
+		dmEq = fmt.Sprintf("%s = (select dmetaphone(%s))", dm, a)
+		// Cheapest tests first: OR stops at the first that holds, and most
+		// candidates on a date fail them all.
+		conds := []string{dmEq}
 		if narrow {
-			conds = append(conds, fmt.Sprintf("levenshtein(coalesce(%s,''), %s) <= 2", col, a))
+			// Same test as levenshtein() <= 2, but gives up past 2.
+			conds = append(conds, fmt.Sprintf("levenshtein_less_equal(coalesce(%s,''), %s, 2) <= 2", col, a))
 		}
-		score = append(score, fmt.Sprintf("greatest(%s, %s, case when %s = dmetaphone(%s) then %g else 0 end, case when %s then word_similarity(%s, names) * %g else 0 end)",
-			sim, lev, dm, a, dmWeight, prevOK, a, prevWeight))
-		return "(" + strings.Join(conds, " or ") + ")", sim, a
+		conds = append(conds, fmt.Sprintf("%s %% %s", col, a))
+		current = append(current, strings.Join(conds, " or "))
+		previous = append(previous, fmt.Sprintf("(%s <%% names and %s)", a, prevOK))
+		score = append(score, fmt.Sprintf("greatest(%s, %s, case when %s then %g else 0 end, case when %s then word_similarity(%s, names) * %g else 0 end)",
+			sim, lev, dmEq, dmWeight, prevOK, a, prevWeight))
+		return sim, dmEq
 	}
-	if f := strings.ToLower(strings.TrimSpace(c.Family)); f != "" {
-		cond, sim, a := name("family_name", "family_dm", f, 0.6, 0.8)
-		where = append(where, cond)
-		cols = append(cols, sim, fmt.Sprintf("family_dm = dmetaphone(%s)", a),
+	if a := sh.family; a != "" {
+		sim, dmEq := name("family_name", "family_dm", a, 0.6, 0.8)
+		cols = append(cols, sim, dmEq,
 			fmt.Sprintf("(%[2]s and word_similarity(%[1]s, names) = 1 and coalesce(family_name,'') <> %[1]s)", a, prevOK))
 	} else {
 		cols = append(cols, "0::real", "false", "false")
 	}
-	if g := strings.ToLower(strings.TrimSpace(c.Given)); g != "" {
-		cond, sim, a := name("given_name", "given_dm", g, 0.5, 0.6)
+	if a := sh.given; a != "" {
+		sim, dmEq := name("given_name", "given_dm", a, 0.5, 0.6)
 		// A short form typed for a full name ("oli" for "olivia").
-		where = append(where, "("+cond+fmt.Sprintf(" or given_name like %s || '%%')", a))
-		cols = append(cols, sim, fmt.Sprintf("given_dm = dmetaphone(%s)", a))
+		current[len(current)-1] += fmt.Sprintf(" or given_name like %s || '%%'", a)
+		cols = append(cols, sim, dmEq)
 	} else {
 		cols = append(cols, "0::real", "false")
 	}
-	if c.BirthDate != "" {
-		d, _ := time.Parse(time.DateOnly, c.BirthDate)
-		where = append(where, "birth_date = "+arg(d))
+	where := []string{"status = 'active'"}
+	if sh.birth != "" {
+		where = append(where, "birth_date = "+sh.birth)
 	}
-	if c.BornFrom != "" {
-		d, _ := time.Parse(time.DateOnly, c.BornFrom)
-		where = append(where, "birth_date >= "+arg(d))
+	if sh.from != "" {
+		where = append(where, "birth_date >= "+sh.from)
 	}
-	if c.BornTo != "" {
-		d, _ := time.Parse(time.DateOnly, c.BornTo)
-		where = append(where, "birth_date <= "+arg(d))
+	if sh.to != "" {
+		where = append(where, "birth_date <= "+sh.to)
 	}
-	if c.Gender != "" {
-		where = append(where, "gender = "+arg(c.Gender))
+	if sh.gender != "" {
+		where = append(where, "gender = "+sh.gender)
 	}
-	if c.Postcode != "" {
-		where = append(where, "postcode = "+arg(c.Postcode))
-		if !c.SeeShielded {
+	if sh.postcode != "" {
+		where = append(where, "postcode = "+sh.postcode)
+		if !sh.seeShielded {
 			// A postcode search must not reveal that a shielded child
 			// lives there.
 			where = append(where, "not shielded")
 		}
 	}
-	if c.NHSNumber != "" {
-		where = append(where, "nhs_number = "+arg(c.NHSNumber))
+	if sh.nhs != "" {
+		where = append(where, "nhs_number = "+sh.nhs)
 	}
-	if c.UPN != "" {
-		where = append(where, "upn = "+arg(strings.ToUpper(c.UPN)))
+	if sh.upn != "" {
+		where = append(where, "upn = "+sh.upn)
 	}
-	if len(where) == 0 {
+	if len(where) == 1 && len(current) == 0 {
 		where = append(where, "false")
 	}
-	q := fmt.Sprintf(`select %s, (%s) as score from directory where status = 'active' and %s order by score desc, child_id limit %d`,
-		strings.Join(cols, ", "), strings.Join(score, " + "), strings.Join(where, " and "), c.cap()+1)
-	return q, args
+	all := slices.Clone(where)
+	for i := range current {
+		all = append(all, "("+current[i]+" or "+previous[i]+")")
+	}
+	cond := strings.Join(all, " and ")
+	if len(current) > 0 {
+		// Every match is in one of the two candidate sets: either all its
+		// names match its current name, or some name matches a previous
+		// one. The second set reads only rows with previous names (their
+		// own index in 005), the first only the date-of-birth index.
+		first := slices.Clone(where)
+		for _, cur := range current {
+			first = append(first, "("+cur+")")
+		}
+		second := append(slices.Clone(where), "names <> ''", "("+strings.Join(previous, " or ")+")")
+		cond = fmt.Sprintf("child_id in (select child_id from directory where %s union all select child_id from directory where %s) and %s",
+			strings.Join(first, " and "), strings.Join(second, " and "), cond)
+	}
+	return fmt.Sprintf(`select %s, (%s) as score from directory where %s order by score desc, child_id limit %d`,
+		strings.Join(cols, ", "), strings.Join(score, " + "), cond, sh.cap+1)
 }
 
 func (c Criteria) cap() int {
