@@ -48,6 +48,9 @@ type Index struct {
 	blocks   map[string][]ref
 	common   map[string]bool // keys past maxBlock
 	reviewed map[[2]ref]bool // pairs already sent to review
+	// pending holds the features of the record being decided, so that
+	// applying its statement need not work them out again.
+	pending *match.Features
 }
 
 // NewIndex returns an empty index.
@@ -110,7 +113,12 @@ func (x *Index) lookupUPN(u string) (ref, bool) {
 func (x *Index) addSource(r ref, st *child.Stated) {
 	k := st.Source.Key()
 	x.sources[k] = sourceEntry{child: r, hash: st.ContentHash}
-	f := match.FeaturesOf(&st.Child)
+	var f match.Features
+	if x.pending != nil {
+		f = *x.pending
+	} else {
+		f = match.FeaturesOf(&st.Child)
+	}
 	x.children[r].sources[k] = &f
 	// The first child to claim an identifier keeps it: a second claim is
 	// evidence for duplicate resolution, not a silent move.

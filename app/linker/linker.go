@@ -260,22 +260,27 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 		return nil
 	case rec.Operation == record.OpWithdraw:
 		return nil // nothing held to withdraw
-	case known:
+	}
+
+	// The record's features are worked out once, here, and handed to the
+	// index with the events, rather than again for each use.
+	f := match.FeaturesOf(rec.Child)
+	x.pending = &f
+	defer func() { x.pending = nil }()
+	if known {
 		r := x.resolve(se.child)
 		if se.hash != hash || se.withdrawn {
 			emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "source-record"}))
 		}
-		return l.bridges(r, rec)
+		return l.bridges(r, &f)
 	}
-
-	f := match.FeaturesOf(rec.Child)
 	if r, ok := x.lookupNHS(f.NHS); ok {
 		emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "nhs-number"}))
-		return l.bridges(r, rec)
+		return l.bridges(r, &f)
 	}
 	if r, ok := x.lookupUPN(f.UPN); ok {
 		emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "upn"}))
-		return l.bridges(r, rec)
+		return l.bridges(r, &f)
 	}
 
 	best, bestRef, found := l.bestCandidate(&f)
@@ -371,9 +376,8 @@ func rank(d match.Decision) int {
 func round(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
 
 // bridges finds other children that the record's identifiers belong to.
-func (l *Linker) bridges(r ref, rec *record.Record) []bridge {
+func (l *Linker) bridges(r ref, f *match.Features) []bridge {
 	var out []bridge
-	f := match.FeaturesOf(rec.Child)
 	for _, o := range []func() (ref, bool){
 		func() (ref, bool) { return l.idx.lookupNHS(f.NHS) },
 		func() (ref, bool) { return l.idx.lookupUPN(f.UPN) },
