@@ -31,14 +31,17 @@ type Config struct {
 	// DeferLinker leaves the linker stopped until StartLinker, so that a
 	// benchmark can fill FEEDS first and time linking alone.
 	DeferLinker bool
-	HTTPAddr    string
-	DataDir     string
-	DatabaseURL string
-	NATSURL     string
-	NATSListen  string              // embedded server only: open a TCP port for agency publishers
-	NATSUsers   []natsjs.AgencyUser // who may publish through NATSListen
-	Auth        AuthConfig
-	Feeds       FeedsConfig
+	// DeferDirectory likewise holds the directory projection until
+	// StartDirectory, so that the linker can be timed alone.
+	DeferDirectory bool
+	HTTPAddr       string
+	DataDir        string
+	DatabaseURL    string
+	NATSURL        string
+	NATSListen     string              // embedded server only: open a TCP port for agency publishers
+	NATSUsers      []natsjs.AgencyUser // who may publish through NATSListen
+	Auth           AuthConfig
+	Feeds          FeedsConfig
 }
 
 // Hub is a running hub.
@@ -54,11 +57,12 @@ type Hub struct {
 	HTTP   *http.Server
 	Feeds  *Feeds
 	Security
-	listener   net.Listener
-	wg         sync.WaitGroup
-	runCtx     context.Context
-	linkerOnce sync.Once
-	cancel     context.CancelFunc
+	listener      net.Listener
+	wg            sync.WaitGroup
+	runCtx        context.Context
+	linkerOnce    sync.Once
+	directoryOnce sync.Once
+	cancel        context.CancelFunc
 }
 
 // Start opens everything and starts the background consumers and the HTTP
@@ -99,7 +103,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if !cfg.DeferLinker {
 		h.StartLinker()
 	}
-	h.supervise(runCtx, "directory", h.Dir.Run)
+	if !cfg.DeferDirectory {
+		h.StartDirectory()
+	}
 	sub, err := intake.SubscribeNATS(runCtx, h.NATS.NC, h.Intake, log)
 	if err != nil {
 		h.Close()
@@ -237,6 +243,12 @@ func (h *Hub) Caught(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return dk >= ci.State.LastSeq, nil
+}
+
+// StartDirectory starts the directory projection (once) when
+// Config.DeferDirectory held it back.
+func (h *Hub) StartDirectory() {
+	h.directoryOnce.Do(func() { h.supervise(h.runCtx, "directory", h.Dir.Run) })
 }
 
 // StartLinker starts the linker (once) when Config.DeferLinker held it back.

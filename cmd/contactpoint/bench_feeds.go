@@ -68,6 +68,11 @@ func benchHubFlags(cmd *cobra.Command) {
 
 // benchHub starts a hub on a fresh database and event log; stop undoes it all.
 func benchHub(ctx context.Context, v *viper.Viper, feeds hub.FeedsConfig, deferLinker bool) (h *hub.Hub, stop func(), err error) {
+	return benchHubWith(ctx, v, hub.Config{Feeds: feeds, DeferLinker: deferLinker})
+}
+
+// benchHubWith is benchHub with the rest of the configuration given.
+func benchHubWith(ctx context.Context, v *viper.Viper, cfg hub.Config) (h *hub.Hub, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "contactpoint-bench-")
 	if err != nil {
 		return nil, nil, err
@@ -78,7 +83,8 @@ func benchHub(ctx context.Context, v *viper.Viper, feeds hub.FeedsConfig, deferL
 		_ = postgres.DropDatabase(context.Background(), dsn)
 		os.RemoveAll(dir)
 	}
-	h, err = hub.Start(ctx, hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dsn, NATSURL: v.GetString("nats-url"), Feeds: feeds, DeferLinker: deferLinker}, logger(v))
+	cfg.HTTPAddr, cfg.DataDir, cfg.DatabaseURL, cfg.NATSURL = "127.0.0.1:0", dir, dsn, v.GetString("nats-url")
+	h, err = hub.Start(ctx, cfg, logger(v))
 	if err != nil {
 		cleanup()
 		return nil, nil, err
