@@ -45,9 +45,9 @@ type Index struct {
 	sources  map[record.SourceKey]sourceEntry
 	nhs      map[string]ref
 	upn      map[string]ref
-	blocks   map[string][]ref
-	common   map[string]bool // keys past maxBlock
-	reviewed map[[2]ref]bool // pairs already sent to review
+	blocks   map[uint64][]ref // by blockKey: 8 bytes a key instead of a string
+	common   map[uint64]bool  // keys past maxBlock
+	reviewed map[[2]ref]bool  // pairs already sent to review
 	// pending holds the features of the record being decided, so that
 	// applying its statement need not work them out again.
 	pending *match.Features
@@ -60,8 +60,8 @@ func NewIndex() *Index {
 		sources:  map[record.SourceKey]sourceEntry{},
 		nhs:      map[string]ref{},
 		upn:      map[string]ref{},
-		blocks:   map[string][]ref{},
-		common:   map[string]bool{},
+		blocks:   map[uint64][]ref{},
+		common:   map[uint64]bool{},
 		reviewed: map[[2]ref]bool{},
 	}
 }
@@ -132,7 +132,8 @@ func (x *Index) addSource(r ref, st *child.Stated) {
 			x.upn[f.UPN] = r
 		}
 	}
-	for _, key := range match.BlockingKeys(&f) {
+	for _, k := range match.BlockingKeys(&f) {
+		key := blockKey(k)
 		if x.common[key] {
 			continue
 		}
@@ -218,7 +219,7 @@ func (x *Index) candidates(f *match.Features) []ref {
 	var out []ref
 	seen := map[ref]bool{}
 	for _, key := range match.BlockingKeys(f) {
-		for _, r := range x.blocks[key] {
+		for _, r := range x.blocks[blockKey(key)] {
 			r = x.resolve(r)
 			if !seen[r] && len(x.children[r].sources) > 0 {
 				seen[r] = true
@@ -263,4 +264,16 @@ func (x *Index) compare(a, b ref, w match.Weights, t match.Thresholds) match.Dec
 		}
 	}
 	return best
+}
+
+// blockKey hashes a blocking key. Two keys that collide only add a
+// candidate, which scoring then judges like any other.
+// (FNV-1a, written out so that hashing allocates nothing.)
+func blockKey(k string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(k); i++ {
+		h ^= uint64(k[i])
+		h *= 1099511628211
+	}
+	return h
 }

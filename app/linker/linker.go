@@ -321,7 +321,7 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 			}
 			continue
 		}
-		d := x.compare(a, b, l.cfg.Weights, l.cfg.Thresholds)
+		d := x.compare(a, b, l.cfg.Weights, l.thresholds())
 		if d.Outcome == match.Link {
 			if err := l.mergeRefs(ctx, a, b, child.Decision{By: ByLinker, Reason: "identifiers in one source record name both children (" + d.Rule + ")"}); err != nil {
 				return err
@@ -354,8 +354,9 @@ func (l *Linker) bestCandidate(f *match.Features) (match.Decision, ref, bool) {
 	var best match.Decision
 	var bestRef ref
 	found := false
+	t := l.thresholds()
 	for _, r := range l.idx.candidates(f) {
-		d, _ := match.DecideBest(*f, l.idx.features(r), l.cfg.Weights, l.cfg.Thresholds)
+		d, _ := match.DecideBest(*f, l.idx.features(r), l.cfg.Weights, t)
 		if !found || rank(d) > rank(best) || (rank(d) == rank(best) && d.Score > best.Score) {
 			best, bestRef, found = d, r, true
 		}
@@ -525,4 +526,11 @@ func LastSubjectSeq(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (
 		return 0, fmt.Errorf("last message of child: %w", err)
 	}
 	return m.Sequence, nil
+}
+
+// thresholds are the configured ones raised for the size of the area: a
+// record is compared against more children in a larger one, so the same
+// certainty needs more evidence (match.Thresholds.ForPopulation).
+func (l *Linker) thresholds() match.Thresholds {
+	return l.cfg.Thresholds.ForPopulation(l.idx.Children())
 }

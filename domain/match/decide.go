@@ -1,5 +1,7 @@
 package match
 
+import "math"
+
 // Outcome is what the linker should do with a record and a candidate.
 type Outcome string
 
@@ -189,4 +191,20 @@ func rank(o Outcome) int {
 		return 1
 	}
 	return 0
+}
+
+// ThresholdPopulation is the number of children DefaultThresholds assume a
+// record may be compared against.
+const ThresholdPopulation = 80_000
+
+// ForPopulation raises both thresholds by the bits that n children cost
+// over ThresholdPopulation: among n children the prior odds that a random
+// pair is the same child are 1 in n, so the same posterior certainty needs
+// log2(n / 80,000) more bits of evidence. A smaller area keeps the defaults.
+func (t Thresholds) ForPopulation(n int) Thresholds {
+	if n <= ThresholdPopulation {
+		return t
+	}
+	extra := math.Log2(float64(n) / ThresholdPopulation)
+	return Thresholds{Upper: t.Upper + extra, Lower: t.Lower + extra}
 }

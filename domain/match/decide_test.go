@@ -205,3 +205,14 @@ func TestExplain(t *testing.T) {
 		t.Errorf("vector not keyed by field: %s", js)
 	}
 }
+
+func TestThresholdsForPopulation(t *testing.T) {
+	d := DefaultThresholds()
+	if got := d.ForPopulation(20_000); got != d {
+		t.Fatalf("a smaller area keeps the defaults: %+v", got)
+	}
+	got := d.ForPopulation(8 * ThresholdPopulation)
+	if got.Upper != d.Upper+3 || got.Lower != d.Lower+3 {
+		t.Fatalf("eight times the population needs three more bits: %+v", got)
+	}
+}
