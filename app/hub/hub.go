@@ -106,12 +106,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if !cfg.DeferDirectory {
 		h.StartDirectory()
 	}
-	sub, err := intake.SubscribeNATS(runCtx, h.NATS.NC, h.Intake, log)
-	if err != nil {
+	// The subscription drains itself when runCtx ends.
+	if _, err := intake.SubscribeNATS(runCtx, h.NATS.NC, h.Intake, log); err != nil {
 		h.Close()
 		return nil, err
 	}
-	_ = sub
 	if err := h.startSecurity(ctx, runCtx); err != nil {
 		h.Close()
 		return nil, err

@@ -29,15 +29,16 @@ func SubscribeNATS(ctx context.Context, nc *nats.Conn, s *Service, log *slog.Log
 		o := Origin{Agency: parts[1], System: parts[2], Format: "json", Channel: "nats"}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		var outs []Outcome
+		var out Outcome
 		var err error
 		if !record.IsAgency(o.Agency) {
-			outs, err = []Outcome{}, nil
-			_, err = s.Quarantine(cctx, o, m.Data, []record.FieldError{{Field: "subject", Rule: "agency",
+			out, err = s.Quarantine(cctx, o, m.Data, []record.FieldError{{Field: "subject", Rule: "agency",
 				Message: "unknown agency in subject; publish to intake.<agency>.<system>"}})
-			outs = append(outs, Outcome{Status: StatusQuarantined})
 		} else {
-			outs, err = s.SubmitJSON(cctx, o, [][]byte{m.Data})
+			var outs []Outcome
+			if outs, err = s.SubmitJSON(cctx, o, [][]byte{m.Data}); err == nil {
+				out = outs[0]
+			}
 		}
 		if err != nil {
 			log.Error("nats intake: event log did not confirm", "agency", o.Agency, "err", err)
@@ -45,7 +46,7 @@ func SubscribeNATS(ctx context.Context, nc *nats.Conn, s *Service, log *slog.Log
 			return
 		}
 		if m.Reply != "" {
-			b, _ := json.Marshal(outs[0])
+			b, _ := json.Marshal(out)
 			_ = m.Respond(b)
 		}
 	})
