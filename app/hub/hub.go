@@ -213,35 +213,20 @@ func (h *Hub) WaitProjected(ctx context.Context) error {
 
 // Caught reports whether linker and directory have consumed everything.
 func (h *Hub) Caught(ctx context.Context) (bool, error) {
-	js := h.NATS.JS
-	fs, err := js.Stream(ctx, natsjs.StreamFeeds)
-	if err != nil {
-		return false, err
+	for _, c := range []struct{ stream, checkpoint string }{
+		{natsjs.StreamFeeds, linker.CheckpointName},
+		{natsjs.StreamChildren, directory.Name},
+	} {
+		last, err := natsjs.LastSeq(ctx, h.NATS.JS, c.stream)
+		if err != nil {
+			return false, err
+		}
+		done, err := postgres.Checkpoint(ctx, h.DB, c.checkpoint)
+		if err != nil || done < last {
+			return false, err
+		}
 	}
-	fi, err := fs.Info(ctx)
-	if err != nil {
-		return false, err
-	}
-	lk, err := postgres.Checkpoint(ctx, h.DB, linker.CheckpointName)
-	if err != nil {
-		return false, err
-	}
-	if lk < fi.State.LastSeq {
-		return false, nil
-	}
-	cs, err := js.Stream(ctx, natsjs.StreamChildren)
-	if err != nil {
-		return false, err
-	}
-	ci, err := cs.Info(ctx)
-	if err != nil {
-		return false, err
-	}
-	dk, err := postgres.Checkpoint(ctx, h.DB, directory.Name)
-	if err != nil {
-		return false, err
-	}
-	return dk >= ci.State.LastSeq, nil
+	return true, nil
 }
 
 // StartDirectory starts the directory projection (once) when

@@ -88,7 +88,7 @@ func benchIngest(ctx context.Context, v *viper.Viper) error {
 				return
 			case <-t.C:
 			}
-			fi, err1 := streamLast(ctx, h, natsjs.StreamFeeds)
+			fi, err1 := natsjs.LastSeq(ctx, h.NATS.JS, natsjs.StreamFeeds)
 			lk, err2 := postgres.Checkpoint(ctx, h.DB, linker.CheckpointName)
 			if err1 == nil && err2 == nil && fi >= uint64(total) && lk >= fi && m.linked.IsZero() {
 				m.linked = time.Now()
@@ -128,18 +128,6 @@ func benchIngest(ctx context.Context, v *viper.Viper) error {
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("go heap in use at end: %d MiB, GC cycles: %d\n", ms.HeapInuse>>20, ms.NumGC)
 	return nil
-}
-
-func streamLast(ctx context.Context, h *hub.Hub, name string) (uint64, error) {
-	st, err := h.NATS.JS.Stream(ctx, name)
-	if err != nil {
-		return 0, err
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.State.LastSeq, nil
 }
 
 // peakRSS reads the process's high-water resident set size.

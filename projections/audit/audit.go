@@ -7,14 +7,11 @@ package audit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/natsjs"
@@ -61,16 +58,12 @@ func (p *Projection) Rebuild(ctx context.Context) error {
 
 // Caught reports whether every entry in AUDIT is in PostgreSQL.
 func (p *Projection) Caught(ctx context.Context) (bool, error) {
-	st, err := p.js.Stream(ctx, natsjs.StreamAudit)
-	if err != nil {
-		return false, fmt.Errorf("audit: %w", err)
-	}
-	info, err := st.Info(ctx)
+	last, err := natsjs.LastSeq(ctx, p.js, natsjs.StreamAudit)
 	if err != nil {
 		return false, fmt.Errorf("audit: %w", err)
 	}
 	done, err := postgres.Checkpoint(ctx, p.pool, Name)
-	return done >= info.State.LastSeq, err
+	return done >= last, err
 }
 
 func (p *Projection) follow(ctx context.Context, untilEnd bool) error {
@@ -80,46 +73,19 @@ func (p *Projection) follow(ctx context.Context, untilEnd bool) error {
 	}
 	var end uint64
 	if untilEnd {
-		st, err := p.js.Stream(ctx, natsjs.StreamAudit)
-		if err != nil {
+		if end, err = natsjs.LastSeq(ctx, p.js, natsjs.StreamAudit); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
-		if end = info.State.LastSeq; end <= from {
+		if end <= from {
 			return nil
 		}
 	}
-	cons, err := p.js.OrderedConsumer(ctx, natsjs.StreamAudit, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from + 1,
+	err = natsjs.Follow(ctx, p.js, natsjs.StreamAudit, from+1, end, p.BatchSize, func(msgs []jetstream.Msg) error {
+		_, err := p.apply(ctx, msgs)
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("audit: consume AUDIT: %w", err)
-	}
-	for ctx.Err() == nil {
-		b, err := cons.Fetch(p.BatchSize, jetstream.FetchMaxWait(200*time.Millisecond))
-		if err != nil {
-			return fmt.Errorf("audit: fetch: %w", err)
-		}
-		var msgs []jetstream.Msg
-		for m := range b.Messages() {
-			msgs = append(msgs, m)
-		}
-		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("audit: fetch: %w", err)
-		}
-		if len(msgs) == 0 {
-			continue
-		}
-		last, err := p.apply(ctx, msgs)
-		if err != nil {
-			return err
-		}
-		if untilEnd && last >= end {
-			return nil
-		}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("audit: %w", err)
 	}
 	return ctx.Err()
 }
