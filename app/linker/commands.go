@@ -84,7 +84,7 @@ func (l *Linker) Merge(ctx context.Context, a, b uuid.UUID, d child.Decision) (u
 	if ra == rb {
 		return uuid.Nil, ErrSameChild
 	}
-	if l.idx.notLinked(ra, rb) {
+	if l.idx.isNotLinked(ra, rb) {
 		return uuid.Nil, ErrNotLinkedPair
 	}
 	if err := l.mergeRefs(ctx, ra, rb, d); err != nil {
@@ -101,7 +101,7 @@ func (l *Linker) Merge(ctx context.Context, a, b uuid.UUID, d child.Decision) (u
 func (l *Linker) mergeRefs(ctx context.Context, a, b ref, d child.Decision) error {
 	x := l.idx
 	a, b = x.resolve(a), x.resolve(b)
-	if a == b || x.notLinked(a, b) {
+	if a == b || x.isNotLinked(a, b) {
 		return nil
 	}
 	surv, abs := a, b

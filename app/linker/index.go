@@ -1,7 +1,9 @@
 package linker
 
 import (
-	"sort"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -20,18 +22,62 @@ const maxBlock = 64
 // instead of sixteen.
 type ref int32
 
+// src numbers a source record in Index.srcs.
+type src int32
+
+// The index of a large area holds millions of entries, and the garbage
+// collector's marking work grows with the pointers in them. So the index is
+// laid out in slices and maps of plain values — child numbers, 16-byte keys,
+// packed features one string a source — rather than maps of pointers.
+
 type childEntry struct {
 	id         uuid.UUID
 	lastSeq    uint64
-	sources    map[record.SourceKey]*match.Features
-	mergedInto ref // -1 while the child stands
-	notLinked  map[ref]bool
+	mergedInto ref   // -1 while the child stands
+	srcs       []src // the source records whose features the child holds, oldest first
 }
 
 type sourceEntry struct {
-	child     ref
-	hash      string
+	child     ref // the child the source was last stated to
+	holder    ref // the child holding its features for matching; -1 when none
 	withdrawn bool
+	hash      [sha256.Size]byte
+}
+
+// key16 is a 16-byte digest naming a source record or an identifier: a
+// fixed-size map key holding no pointer, with no practical chance of two
+// names sharing one.
+type key16 [16]byte
+
+func digest(parts ...string) key16 {
+	var buf [128]byte
+	b := buf[:0]
+	for _, p := range parts {
+		b = append(append(b, p...), 0)
+	}
+	sum := sha256.Sum256(b)
+	return key16(sum[:16])
+}
+
+func sourceKey(k record.SourceKey) key16 { return digest(k.Agency, k.System, k.RecordID) }
+
+// contentHash turns the hex content hash into bytes (any other string is
+// digested, so that equal strings still give equal hashes).
+func contentHash(h string) [sha256.Size]byte {
+	var b [sha256.Size]byte
+	if len(h) == 2*sha256.Size {
+		if _, err := hex.Decode(b[:], []byte(h)); err == nil {
+			return b
+		}
+	}
+	return sha256.Sum256([]byte(h))
+}
+
+type blockList struct{ first, last, n int32 }
+
+type blockNode struct {
+	r    ref
+	next int32
 }
 
 // Index is the linker's memory: which child each source record and
@@ -40,29 +86,42 @@ type sourceEntry struct {
 // child's subject has got. It is derived from the CHILDREN stream alone, so
 // it can always be rebuilt.
 type Index struct {
-	refs     map[uuid.UUID]ref
-	children []*childEntry
-	sources  map[record.SourceKey]sourceEntry
-	nhs      map[string]ref
-	upn      map[string]ref
-	blocks   map[uint64][]ref // by blockKey: 8 bytes a key instead of a string
-	common   map[uint64]bool  // keys past maxBlock
-	reviewed map[[2]ref]bool  // pairs already sent to review
+	refs      map[uuid.UUID]ref
+	children  []childEntry
+	sourceIdx map[key16]src
+	srcs      []sourceEntry
+	feats     []string // packed features, by src
+	nhs       map[key16]ref
+	upn       map[key16]ref
+	blocks    map[uint64]blockList // by blockKey: 8 bytes a key instead of a string
+	nodes     []blockNode          // the blocks' entries, linked in order
+	common    map[uint64]bool      // keys past maxBlock
+	reviewed  map[[2]ref]bool      // pairs already sent to review
+	notLinked map[[2]ref]bool      // pairs a steward said are different children
+
 	// pending holds the features of the record being decided, so that
 	// applying its statement need not work them out again.
 	pending *match.Features
+
+	// Scratch for candidates and unpacked features, reused record after
+	// record so that deciding allocates little.
+	seen    []uint32
+	epoch   uint32
+	cands   []ref
+	scratch []match.Features
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
 	return &Index{
-		refs:     map[uuid.UUID]ref{},
-		sources:  map[record.SourceKey]sourceEntry{},
-		nhs:      map[string]ref{},
-		upn:      map[string]ref{},
-		blocks:   map[uint64][]ref{},
-		common:   map[uint64]bool{},
-		reviewed: map[[2]ref]bool{},
+		refs:      map[uuid.UUID]ref{},
+		sourceIdx: map[key16]src{},
+		nhs:       map[key16]ref{},
+		upn:       map[key16]ref{},
+		blocks:    map[uint64]blockList{},
+		common:    map[uint64]bool{},
+		reviewed:  map[[2]ref]bool{},
+		notLinked: map[[2]ref]bool{},
 	}
 }
 
@@ -75,8 +134,13 @@ func (x *Index) ref(id uuid.UUID) ref {
 	}
 	r := ref(len(x.children))
 	x.refs[id] = r
-	x.children = append(x.children, &childEntry{id: id, sources: map[record.SourceKey]*match.Features{}, mergedInto: -1})
+	x.children = append(x.children, childEntry{id: id, mergedInto: -1})
 	return r
+}
+
+// standingWithSources reports whether r stands and holds source records.
+func (x *Index) standingWithSources(r ref) bool {
+	return x.children[r].mergedInto < 0 && len(x.children[r].srcs) > 0
 }
 
 // resolve follows merges to the child that stands.
@@ -87,11 +151,23 @@ func (x *Index) resolve(r ref) ref {
 	return r
 }
 
+// source returns the index's entry for a source record.
+func (x *Index) source(k record.SourceKey) (sourceEntry, bool) {
+	s, ok := x.sourceIdx[sourceKey(k)]
+	if !ok {
+		return sourceEntry{}, false
+	}
+	return x.srcs[s], true
+}
+
+// sameContent reports whether a source's last statement had this hash.
+func (se sourceEntry) sameContent(hash string) bool { return se.hash == contentHash(hash) }
+
 func (x *Index) lookupNHS(n string) (ref, bool) {
 	if n == "" {
 		return 0, false
 	}
-	r, ok := x.nhs[n]
+	r, ok := x.nhs[digest("nhs", n)]
 	if !ok {
 		return 0, false
 	}
@@ -102,95 +178,162 @@ func (x *Index) lookupUPN(u string) (ref, bool) {
 	if u == "" {
 		return 0, false
 	}
-	r, ok := x.upn[u]
+	r, ok := x.upn[digest("upn", u)]
 	if !ok {
 		return 0, false
 	}
 	return x.resolve(r), true
 }
 
+// hold makes r the holder of s's features, taking them from any other child.
+func (x *Index) hold(r ref, s src) {
+	h := x.srcs[s].holder
+	if h == r {
+		return
+	}
+	if h >= 0 {
+		x.release(h, s)
+	}
+	x.srcs[s].holder = r
+	x.children[r].srcs = append(x.children[r].srcs, s)
+}
+
+// release takes s's features from child r, if r holds them.
+func (x *Index) release(r ref, s src) {
+	if x.srcs[s].holder != r {
+		return
+	}
+	x.srcs[s].holder = -1
+	c := &x.children[r]
+	if i := slices.Index(c.srcs, s); i >= 0 {
+		c.srcs = slices.Delete(c.srcs, i, i+1)
+	}
+}
+
+// releaseKey is release by source key.
+func (x *Index) releaseKey(r ref, k record.SourceKey) {
+	if s, ok := x.sourceIdx[sourceKey(k)]; ok {
+		x.release(r, s)
+	}
+}
+
+// releaseAll takes every source's features from r (it merged into another).
+func (x *Index) releaseAll(r ref) {
+	for _, s := range x.children[r].srcs {
+		x.srcs[s].holder = -1
+	}
+	x.children[r].srcs = nil
+}
+
+// withdraw marks a source record withdrawn by its source.
+func (x *Index) withdraw(k record.SourceKey) {
+	if s, ok := x.sourceIdx[sourceKey(k)]; ok {
+		x.srcs[s].withdrawn = true
+	}
+}
+
 // addSource records a source statement as the child's.
 func (x *Index) addSource(r ref, st *child.Stated) {
-	k := st.Source.Key()
-	x.sources[k] = sourceEntry{child: r, hash: st.ContentHash}
+	k := sourceKey(st.Source.Key())
+	s, ok := x.sourceIdx[k]
+	if !ok {
+		s = src(len(x.srcs))
+		x.sourceIdx[k] = s
+		x.srcs = append(x.srcs, sourceEntry{holder: -1})
+		x.feats = append(x.feats, "")
+	}
+	x.srcs[s].child, x.srcs[s].hash, x.srcs[s].withdrawn = r, contentHash(st.ContentHash), false
 	var f match.Features
 	if x.pending != nil {
 		f = *x.pending
 	} else {
 		f = match.FeaturesOf(&st.Child)
 	}
-	x.children[r].sources[k] = &f
+	x.feats[s] = f.Pack()
+	x.hold(r, s)
 	// The first child to claim an identifier keeps it: a second claim is
 	// evidence for duplicate resolution, not a silent move.
 	if f.NHS != "" {
-		if _, ok := x.nhs[f.NHS]; !ok {
-			x.nhs[f.NHS] = r
+		if k := digest("nhs", f.NHS); !mapHas(x.nhs, k) {
+			x.nhs[k] = r
 		}
 	}
 	if f.UPN != "" {
-		if _, ok := x.upn[f.UPN]; !ok {
-			x.upn[f.UPN] = r
+		if k := digest("upn", f.UPN); !mapHas(x.upn, k) {
+			x.upn[k] = r
 		}
 	}
 	for _, k := range match.BlockingKeys(&f) {
-		key := blockKey(k)
-		if x.common[key] {
-			continue
-		}
-		b := x.blocks[key]
-		if len(b) > 0 && b[len(b)-1] == r {
-			continue
-		}
-		if len(b) >= maxBlock {
-			delete(x.blocks, key)
-			x.common[key] = true
-			continue
-		}
-		x.blocks[key] = append(b, r)
+		x.file(blockKey(k), r)
 	}
+}
+
+func mapHas[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// file adds r to a blocking key's list, unless the key is common.
+func (x *Index) file(key uint64, r ref) {
+	if x.common[key] {
+		return
+	}
+	b, ok := x.blocks[key]
+	if ok && x.nodes[b.last].r == r {
+		return
+	}
+	if b.n >= maxBlock {
+		delete(x.blocks, key)
+		x.common[key] = true
+		return
+	}
+	n := int32(len(x.nodes))
+	x.nodes = append(x.nodes, blockNode{r: r, next: -1})
+	if ok {
+		x.nodes[b.last].next = n
+		b.last = n
+	} else {
+		b.first, b.last = n, n
+	}
+	b.n++
+	x.blocks[key] = b
 }
 
 // apply folds one child batch into the index, as the linker planned it or
 // as it was read back from the stream.
 func (x *Index) apply(id uuid.UUID, b child.Batch) {
 	r := x.ref(id)
-	c := x.children[r]
 	for _, e := range b.Events {
 		switch e.Type {
 		case child.TypeStated:
 			x.addSource(r, e.Stated)
 		case child.TypeWithdrawn:
-			if se, ok := x.sources[e.Withdrawn.Source]; ok {
-				se.withdrawn = true
-				x.sources[e.Withdrawn.Source] = se
-			}
-			delete(c.sources, e.Withdrawn.Source)
+			x.withdraw(e.Withdrawn.Source)
+			x.releaseKey(r, e.Withdrawn.Source)
 		case child.TypeAbsorbed:
 			for i := range e.Absorbed.Sources {
 				x.addSource(r, &e.Absorbed.Sources[i])
 			}
 			for _, k := range e.Absorbed.Withdrawn {
-				if se, ok := x.sources[k]; ok {
-					se.withdrawn = true
-					x.sources[k] = se
-				}
-				delete(c.sources, k)
+				x.withdraw(k)
+				x.releaseKey(r, k)
 			}
 			if a, err := uuid.Parse(e.Absorbed.Absorbed); err == nil {
 				ar := x.ref(a)
 				// The survivor's event alone makes the merge: the absorbed
 				// child's own marker may not have been written yet.
 				x.children[ar].mergedInto = r
-				x.children[ar].sources = map[record.SourceKey]*match.Features{}
+				x.releaseAll(ar)
 			}
 		case child.TypeMergedInto:
 			if s, err := uuid.Parse(e.MergedInto.Survivor); err == nil {
-				c.mergedInto = x.ref(s)
-				c.sources = map[record.SourceKey]*match.Features{}
+				sr := x.ref(s)
+				x.children[r].mergedInto = sr
+				x.releaseAll(r)
 			}
 		case child.TypeSourcesMovedOut:
 			for _, k := range e.MovedOut.Sources {
-				delete(c.sources, k)
+				x.releaseKey(r, k)
 			}
 		case child.TypeReviewRequested:
 			if o, err := uuid.Parse(e.Review.Candidate); err == nil {
@@ -198,51 +341,63 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 			}
 		case child.TypeNotLinked:
 			if o, err := uuid.Parse(e.NotLinked.Other); err == nil {
-				or := x.ref(o)
-				if c.notLinked == nil {
-					c.notLinked = map[ref]bool{}
-				}
-				c.notLinked[or] = true
+				x.notLinked[pair(r, x.ref(o))] = true
 			}
 		}
 	}
 }
 
-// notLinked reports whether a steward decided a and b are different children.
-func (x *Index) notLinked(a, b ref) bool {
-	return x.children[a].notLinked[b] || x.children[b].notLinked[a]
-}
+// isNotLinked reports whether a steward decided a and b are different children.
+func (x *Index) isNotLinked(a, b ref) bool { return x.notLinked[pair(a, b)] }
 
 // candidates returns the standing children that share a blocking key with f,
 // each once, in the order first found (deterministic for a given index).
+// The slice is the index's own, valid until the next call.
 func (x *Index) candidates(f *match.Features) []ref {
-	var out []ref
-	seen := map[ref]bool{}
+	if len(x.seen) < len(x.children) {
+		x.seen = append(x.seen, make([]uint32, len(x.children)-len(x.seen))...)
+	}
+	x.epoch++
+	if x.epoch == 0 { // wrapped: forget every mark
+		clear(x.seen)
+		x.epoch = 1
+	}
+	out := x.cands[:0]
 	for _, key := range match.BlockingKeys(f) {
-		for _, r := range x.blocks[blockKey(key)] {
-			r = x.resolve(r)
-			if !seen[r] && len(x.children[r].sources) > 0 {
-				seen[r] = true
+		b, ok := x.blocks[blockKey(key)]
+		if !ok {
+			continue
+		}
+		for n := b.first; n >= 0; n = x.nodes[n].next {
+			r := x.resolve(x.nodes[n].r)
+			if x.seen[r] != x.epoch && x.standingWithSources(r) {
+				x.seen[r] = x.epoch
 				out = append(out, r)
 			}
 		}
 	}
+	x.cands = out
 	return out
 }
 
-// features lists a child's source features for DecideBest.
-func (x *Index) features(r ref) []match.Features {
-	c := x.children[r]
-	keys := make([]record.SourceKey, 0, len(c.sources))
-	for k := range c.sources {
-		keys = append(keys, k)
+// features unpacks a child's source features into into's room, oldest
+// source first, and returns them.
+func (x *Index) features(r ref, into []match.Features) []match.Features {
+	ss := x.children[r].srcs
+	if cap(into) < len(ss) {
+		grown := make([]match.Features, len(ss))
+		copy(grown, into[:cap(into)])
+		into = grown
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	out := make([]match.Features, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, *c.sources[k])
+	into = into[:len(ss)]
+	for i, s := range ss {
+		// Only the index packs these strings: one that does not unpack
+		// would be a bug, and its zero features match nothing.
+		if err := into[i].Unpack(x.feats[s]); err != nil {
+			into[i] = match.Features{}
+		}
 	}
-	return out
+	return into
 }
 
 func pair(a, b ref) [2]ref {
@@ -256,8 +411,8 @@ func pair(a, b ref) [2]ref {
 // sources' features: the best verdict over every pair of sources.
 func (x *Index) compare(a, b ref, w match.Weights, t match.Thresholds) match.Decision {
 	var best match.Decision
-	fb := x.features(b)
-	for i, f := range x.features(a) {
+	fb := x.features(b, nil)
+	for i, f := range x.features(a, nil) {
 		d, _ := match.DecideBest(f, fb, w, t)
 		if i == 0 || rank(d) > rank(best) || (rank(d) == rank(best) && d.Score > best.Score) {
 			best = d

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -62,7 +63,16 @@ type Linker struct {
 	mu    sync.Mutex // serialises feed batches and steward commands
 	idx   *Index
 	ready bool
+
+	decided, scored atomic.Int64
 }
+
+// Stats counts the feed records decided and the candidate children scored
+// since the linker was made: their ratio is the blocking's cost per record.
+type Stats struct{ Decided, Scored int64 }
+
+// Stats returns the linker's counters.
+func (l *Linker) Stats() Stats { return Stats{Decided: l.decided.Load(), Scored: l.scored.Load()} }
 
 // New returns a linker.
 func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, cfg Config) *Linker {
@@ -158,10 +168,9 @@ type plan struct {
 }
 
 type pending struct {
-	id       uuid.UUID
-	batch    child.Batch
-	firstSeq uint64
-	lastSeq  uint64
+	id      uuid.UUID
+	batch   child.Batch
+	lastSeq uint64
 }
 
 func (p *plan) add(id uuid.UUID, feedSeq uint64, events ...child.Event) {
@@ -173,7 +182,7 @@ func (p *plan) add(id uuid.UUID, feedSeq uint64, events ...child.Event) {
 	}
 	pd := p.per[id]
 	if pd == nil {
-		pd = &pending{id: id, batch: child.Batch{ChildID: id.String()}, firstSeq: feedSeq}
+		pd = &pending{id: id, batch: child.Batch{ChildID: id.String()}}
 		p.per[id] = pd
 		p.order = append(p.order, id)
 	}
@@ -216,6 +225,7 @@ func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 		bridges = append(bridges, l.decide(&p, &rec, hash, seq, md.Timestamp)...)
 	}
+	l.decided.Add(int64(len(msgs)))
 	if err := l.append(ctx, p); err != nil {
 		return err
 	}
@@ -249,7 +259,7 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 		x.apply(id, child.Batch{Events: events})
 	}
 
-	se, known := x.sources[key]
+	se, known := x.source(key)
 	switch {
 	case rec.Operation == record.OpMerge:
 		return l.decideMerge(rec, feedSeq, emit)
@@ -269,7 +279,7 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 	defer func() { x.pending = nil }()
 	if known {
 		r := x.resolve(se.child)
-		if se.hash != hash || se.withdrawn {
+		if !se.sameContent(hash) || se.withdrawn {
 			emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "source-record"}))
 		}
 		return l.bridges(r, &f)
@@ -310,7 +320,7 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 	x := l.idx
 	for _, br := range bridges {
 		a, b := x.resolve(br.a), x.resolve(br.b)
-		if a == b || x.notLinked(a, b) {
+		if a == b || x.isNotLinked(a, b) {
 			continue
 		}
 		if br.authoritative {
@@ -355,8 +365,11 @@ func (l *Linker) bestCandidate(f *match.Features) (match.Decision, ref, bool) {
 	var bestRef ref
 	found := false
 	t := l.thresholds()
-	for _, r := range l.idx.candidates(f) {
-		d, _ := match.DecideBest(*f, l.idx.features(r), l.cfg.Weights, t)
+	cands := l.idx.candidates(f)
+	l.scored.Add(int64(len(cands)))
+	for _, r := range cands {
+		l.idx.scratch = l.idx.features(r, l.idx.scratch)
+		d, _ := match.DecideBest(*f, l.idx.scratch, l.cfg.Weights, t)
 		if !found || rank(d) > rank(best) || (rank(d) == rank(best) && d.Score > best.Score) {
 			best, bestRef, found = d, r, true
 		}
@@ -383,7 +396,7 @@ func (l *Linker) bridges(r ref, f *match.Features) []bridge {
 		func() (ref, bool) { return l.idx.lookupNHS(f.NHS) },
 		func() (ref, bool) { return l.idx.lookupUPN(f.UPN) },
 	} {
-		if other, ok := o(); ok && other != r && !l.idx.notLinked(r, other) {
+		if other, ok := o(); ok && other != r && !l.idx.isNotLinked(r, other) {
 			out = append(out, bridge{r, other, false})
 		}
 	}
@@ -400,8 +413,8 @@ func (l *Linker) decideMerge(rec *record.Record, feedSeq uint64, emit func(ref, 
 	}
 	key := rec.Source.Key()
 	old := record.SourceKey{Agency: key.Agency, System: key.System, RecordID: rec.Merge.AbsorbedRecordID}
-	se, ok1 := x.sources[key]
-	oe, ok2 := x.sources[old]
+	se, ok1 := x.source(key)
+	oe, ok2 := x.source(old)
 	if !ok1 || !ok2 {
 		l.log.Warn("linker: merge names a record the hub does not hold", "feed_seq", feedSeq)
 		return nil
@@ -441,6 +454,12 @@ func ChildID(received time.Time, feedSeq uint64) uuid.UUID {
 // append publishes one message per child, pipelined, each expecting the
 // child's subject to be where the index says; a conflict (someone else wrote
 // to the child) re-reads the subject's position and tries again.
+//
+// The messages carry no Nats-Msg-Id: the expected sequence already stops an
+// append from landing twice, and a failed batch ends the run, whose restart
+// rebuilds the index from CHILDREN and so sees every append that landed.
+// Message ids would only fill the server's duplicate map, a million
+// entries an hour at full rate.
 func (l *Linker) append(ctx context.Context, p plan) error {
 	type inflight struct {
 		p   *pending
@@ -458,14 +477,7 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 			if err != nil {
 				return err
 			}
-			opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(l.idx.children[l.idx.ref(id)].lastSeq)}
-			if pd.firstSeq > 0 {
-				// Feed-driven appends are named by the feed records they carry;
-				// steward commands (no feed sequence) rely on the expected
-				// sequence alone, as each is a new decision.
-				opts = append(opts, jetstream.WithMsgID(fmt.Sprintf("link:%s:%d-%d", id, pd.firstSeq, pd.lastSeq)))
-			}
-			fut, err := l.js.PublishMsgAsync(m, opts...)
+			fut, err := l.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(l.idx.children[l.idx.ref(id)].lastSeq))
 			if err != nil {
 				return fmt.Errorf("linker: append to child: %w", err)
 			}
@@ -473,7 +485,7 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 		}
 		todo = nil
 		for _, f := range fl {
-			c := l.idx.children[l.idx.ref(f.p.id)]
+			c := &l.idx.children[l.idx.ref(f.p.id)]
 			select {
 			case ack := <-f.fut.Ok():
 				c.lastSeq = ack.Sequence

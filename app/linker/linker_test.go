@@ -136,8 +136,8 @@ func TestDeterministicRules(t *testing.T) {
 			l := newTestLinker()
 			p := run(l, tt.recs, 1)
 			standing := 0
-			for _, c := range l.idx.children {
-				if c.mergedInto < 0 && len(c.sources) > 0 {
+			for r := range l.idx.children {
+				if l.idx.standingWithSources(ref(r)) {
 					standing++
 				}
 			}

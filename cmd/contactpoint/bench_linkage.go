@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,6 +31,9 @@ func benchLinkageCmd(v *viper.Viper) *cobra.Command {
 	}
 	cmd.Flags().Int("children", 80000, "children in the synthetic area")
 	cmd.Flags().Uint64("seed", 1, "random seed")
+	cmd.Flags().String("cpuprofile", "", "write a CPU profile of the linking phase to this file")
+	cmd.Flags().String("memprofile", "", "write a heap profile, taken when linking ends, to this file")
+	cmd.Flags().Bool("quality", true, "project the directory and score the links against the truth (false: time the linker only)")
 	benchHubFlags(cmd)
 	return cmd
 }
@@ -61,11 +67,27 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	if _, err := loader.Send(ctx, feeds, loader.Options{BaseURL: "http://" + h.Addr(), KeyFor: benchKeys(ctx, h)}); err != nil {
 		return err
 	}
+	// The generator's population is not the linker's to carry: let it go
+	// so that the heap measured while linking is the hub's own.
+	pop, feeds = nil, nil
+	runtime.GC()
 	feedLast, err := natsjs.LastSeq(ctx, h.NATS.JS, natsjs.StreamFeeds)
 	if err != nil {
 		return err
 	}
 	// Time the linker alone over a full FEEDS stream.
+	if p := v.GetString("cpuprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	var gcBefore, gcAfter runtime.MemStats
+	runtime.ReadMemStats(&gcBefore)
 	start := time.Now()
 	h.StartLinker()
 	for {
@@ -83,6 +105,26 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 		}
 	}
 	linkTime := time.Since(start)
+	runtime.ReadMemStats(&gcAfter)
+	pprof.StopCPUProfile()
+	if p := v.GetString("memprofile"); p != "" {
+		if err := writeHeapProfile(p); err != nil {
+			return err
+		}
+	}
+	st := h.Linker.Stats()
+	linkReport := func() {
+		fmt.Printf("linking: %d records in %s = %.0f records/s (the linker alone over a full FEEDS stream, CHILDREN appends included)\n",
+			total, linkTime.Round(time.Millisecond), float64(total)/linkTime.Seconds())
+		fmt.Printf("blocking: %.2f candidate children scored per record\n", float64(st.Scored)/float64(max(st.Decided, 1)))
+		fmt.Printf("garbage collection while linking: %d cycles, %.1f%% of CPU since start, heap in use after %d MiB\n",
+			gcAfter.NumGC-gcBefore.NumGC, 100*gcAfter.GCCPUFraction, gcAfter.HeapInuse>>20)
+		fmt.Printf("peak memory (VmHWM, whole process incl. embedded NATS): %s\n", peakRSS())
+	}
+	if !v.GetBool("quality") {
+		linkReport()
+		return nil
+	}
 	h.StartDirectory()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
@@ -169,8 +211,16 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	fmt.Printf("automatic-link precision: %.5f (every link above was made by the linker; no steward decisions)\n", precision)
 	fmt.Printf("review tasks: %d open (%.2f%% of records), of which %d are true matches\n",
 		counts["open"], 100*float64(counts["open"])/float64(total), trueTasks)
-	fmt.Printf("linking: %d records in %s = %.0f records/s (the linker alone over a full FEEDS stream, CHILDREN appends included; the directory projection started after)\n",
-		total, linkTime.Round(time.Millisecond), float64(total)/linkTime.Seconds())
-	fmt.Printf("peak memory (VmHWM, whole process incl. embedded NATS and generator): %s\n", peakRSS())
+	linkReport()
 	return nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(f)
 }

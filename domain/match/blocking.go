@@ -16,7 +16,8 @@ import "strconv"
 //	sf|YYYY|lo|hi|family          year, day and month as an unordered pair,
 //	                              + family phonetic (day ≤ 12): a record with
 //	                              day and month swapped files the same key
-//	fy|family|given|YYYY          family + given phonetic + birth year (day or month wrong)
+//	ym|family|given|YYYYMM        family + given phonetic + year and month (day wrong)
+//	yd|family|given|YYYY|DD       family + given phonetic + year and day (month wrong)
 //	fd|family|given|MMDD          family + given phonetic + day and month (year wrong)
 //
 // "family" runs over the phonetic codes of the whole family name and of each
@@ -29,8 +30,8 @@ import "strconv"
 // is bounded: each record is then compared with at most keys × cap others.
 // Most keys are selective by construction (a date of birth alone is shared
 // by 1 in 6,570 children; with a family code by far fewer), but a few values
-// are common (a popular surname code with a popular first name in one
-// year). The caller must cap blocks, for example by skipping keys whose
+// are common (a popular surname code with a popular first name born in
+// one month of one year). The caller must cap blocks, for example by skipping keys whose
 // block holds more than a few hundred records, or by comparing against only
 // the most recently seen members; the other keys still find true matches.
 func BlockingKeys(f *Features) []string {
@@ -68,10 +69,14 @@ func BlockingKeys(f *Features) []string {
 		}
 	}
 	if year != "" {
-		md := f.BirthDate[4:]
+		// Each of these keeps two of the date's three parts, never one:
+		// names with the year alone fill blocks in proportion to the area's
+		// size, and the cost of a record would grow with it.
+		ym, md := f.BirthDate[:6], f.BirthDate[4:]
+		yd := year + "|" + f.BirthDate[6:]
 		for _, fc := range families {
 			for _, gc := range givens {
-				keys = append(keys, "fy|"+fc+"|"+gc+"|"+year, "fd|"+fc+"|"+gc+"|"+md)
+				keys = append(keys, "ym|"+fc+"|"+gc+"|"+ym, "yd|"+fc+"|"+gc+"|"+yd, "fd|"+fc+"|"+gc+"|"+md)
 			}
 		}
 	}
