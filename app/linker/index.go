@@ -99,9 +99,11 @@ type Index struct {
 	reviewed  map[[2]ref]bool      // pairs already sent to review
 	notLinked map[[2]ref]bool      // pairs a steward said are different children
 
-	// pending holds the features of the record being decided, so that
-	// applying its statement need not work them out again.
-	pending *match.Features
+	// pending holds the features of the record being decided, and
+	// pendingKeys its hashed blocking keys, so that applying its statement
+	// need not work them out again.
+	pending     *match.Features
+	pendingKeys []uint64
 
 	// Scratch for candidates and unpacked features, reused record after
 	// record so that deciding allocates little.
@@ -244,10 +246,12 @@ func (x *Index) addSource(r ref, st *child.Stated) {
 	}
 	x.srcs[s].child, x.srcs[s].hash, x.srcs[s].withdrawn = r, contentHash(st.ContentHash), false
 	var f match.Features
+	keys := x.pendingKeys
 	if x.pending != nil {
 		f = *x.pending
 	} else {
 		f = match.FeaturesOf(&st.Child)
+		keys = blockKeys(&f, nil)
 	}
 	x.feats[s] = f.Pack()
 	x.hold(r, s)
@@ -263,9 +267,17 @@ func (x *Index) addSource(r ref, st *child.Stated) {
 			x.upn[k] = r
 		}
 	}
-	for _, k := range match.BlockingKeys(&f) {
-		x.file(blockKey(k), r)
+	for _, k := range keys {
+		x.file(k, r)
 	}
+}
+
+// blockKeys appends f's hashed blocking keys to into.
+func blockKeys(f *match.Features, into []uint64) []uint64 {
+	for _, k := range match.BlockingKeys(f) {
+		into = append(into, blockKey(k))
+	}
+	return into
 }
 
 func mapHas[K comparable, V any](m map[K]V, k K) bool {
@@ -350,10 +362,10 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 // isNotLinked reports whether a steward decided a and b are different children.
 func (x *Index) isNotLinked(a, b ref) bool { return x.notLinked[pair(a, b)] }
 
-// candidates returns the standing children that share a blocking key with f,
-// each once, in the order first found (deterministic for a given index).
-// The slice is the index's own, valid until the next call.
-func (x *Index) candidates(f *match.Features) []ref {
+// candidates returns the standing children filed under the hashed blocking
+// keys, each once, in the order first found (deterministic for a given
+// index). The slice is the index's own, valid until the next call.
+func (x *Index) candidates(keys []uint64) []ref {
 	if len(x.seen) < len(x.children) {
 		x.seen = append(x.seen, make([]uint32, len(x.children)-len(x.seen))...)
 	}
@@ -363,8 +375,8 @@ func (x *Index) candidates(f *match.Features) []ref {
 		x.epoch = 1
 	}
 	out := x.cands[:0]
-	for _, key := range match.BlockingKeys(f) {
-		b, ok := x.blocks[blockKey(key)]
+	for _, key := range keys {
+		b, ok := x.blocks[key]
 		if !ok {
 			continue
 		}

@@ -275,7 +275,7 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 	// The record's features are worked out once, here, and handed to the
 	// index with the events, rather than again for each use.
 	f := match.FeaturesOf(rec.Child)
-	x.pending = &f
+	x.pending, x.pendingKeys = &f, blockKeys(&f, x.pendingKeys[:0])
 	defer func() { x.pending = nil }()
 	if known {
 		r := x.resolve(se.child)
@@ -293,7 +293,7 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 		return l.bridges(r, &f)
 	}
 
-	best, bestRef, found := l.bestCandidate(&f)
+	best, bestRef, found := l.bestCandidate(&f, x.pendingKeys)
 	if found && best.Outcome == match.Link {
 		emit(bestRef, stated(rec, hash, feedSeq, now, child.Link{Rule: "score", Score: round(best.Score)}))
 		return nil
@@ -359,13 +359,14 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 	return nil
 }
 
-// bestCandidate scores the record against every candidate child.
-func (l *Linker) bestCandidate(f *match.Features) (match.Decision, ref, bool) {
+// bestCandidate scores the record against every candidate child, found
+// by the record's hashed blocking keys.
+func (l *Linker) bestCandidate(f *match.Features, keys []uint64) (match.Decision, ref, bool) {
 	var best match.Decision
 	var bestRef ref
 	found := false
 	t := l.thresholds()
-	cands := l.idx.candidates(f)
+	cands := l.idx.candidates(keys)
 	l.scored.Add(int64(len(cands)))
 	for _, r := range cands {
 		l.idx.scratch = l.idx.features(r, l.idx.scratch)
