@@ -46,7 +46,9 @@ func countOf(ss []src, s src) int {
 func TestIndexHoldsEachSourceOnce(t *testing.T) {
 	ids := []uuid.UUID{uuid.MustParse("019a0000-0000-7000-8000-000000000001"), uuid.MustParse("019a0000-0000-7000-8000-000000000002"), uuid.MustParse("019a0000-0000-7000-8000-000000000003")}
 	a, b, c := ids[0], ids[1], ids[2]
-	key := func(n int) record.SourceKey { return record.SourceKey{Agency: "health", System: "pas", RecordID: fmt.Sprint(n)} }
+	key := func(n int) record.SourceKey {
+		return record.SourceKey{Agency: "health", System: "pas", RecordID: fmt.Sprint(n)}
+	}
 	stated := func(n int, given, hash string) child.Event {
 		return child.Event{Type: child.TypeStated, Stated: &child.Stated{
 			Source: record.Source{Agency: "health", System: "pas", RecordID: fmt.Sprint(n)}, ContentHash: hash,
