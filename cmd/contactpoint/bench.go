@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,17 +46,11 @@ func benchIngestCmd(v *viper.Viper) *cobra.Command {
 }
 
 func benchIngest(ctx context.Context, v *viper.Viper) error {
-	if p := v.GetString("cpuprofile"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(v.GetString("cpuprofile"))
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	genStart := time.Now()
 	pop := synth.Generate(synth.Config{Children: v.GetInt("children"), Seed: v.GetUint64("seed")})
 	feeds := pop.Feeds()
@@ -131,6 +126,29 @@ func benchIngest(ctx context.Context, v *viper.Viper) error {
 }
 
 // peakRSS reads the process's high-water resident set size.
+// startCPUProfile profiles the CPU into path (none when path is empty)
+// until the returned stop is called; stop may be called more than once.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
+}
+
 func peakRSS() string {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {

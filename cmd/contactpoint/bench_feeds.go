@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,21 +292,16 @@ func benchCTF(ctx context.Context, v *viper.Viper) error {
 			}
 		}
 	}()
-	if p := v.GetString("cpuprofile"); p != "" {
-		pf, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(v.GetString("cpuprofile"))
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start := time.Now()
 	rep, err := fileimport.Import(ctx, h.Intake, intake.Origin{Agency: "education", System: "bench-mis", Format: "ctf", Channel: "file"},
 		fileimport.CTF(in, "bench-mis"), fileimport.Options{})
 	imported := time.Since(start)
-	pprof.StopCPUProfile()
+	stopProfile()
 	close(done)
 	<-sampled
 	if err != nil {

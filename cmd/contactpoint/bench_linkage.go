@@ -76,16 +76,11 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 		return err
 	}
 	// Time the linker alone over a full FEEDS stream.
-	if p := v.GetString("cpuprofile"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(v.GetString("cpuprofile"))
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var gcBefore, gcAfter runtime.MemStats
 	runtime.ReadMemStats(&gcBefore)
 	start := time.Now()
@@ -106,7 +101,7 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	}
 	linkTime := time.Since(start)
 	runtime.ReadMemStats(&gcAfter)
-	pprof.StopCPUProfile()
+	stopProfile()
 	if p := v.GetString("memprofile"); p != "" {
 		if err := writeHeapProfile(p); err != nil {
 			return err
