@@ -86,12 +86,7 @@ func (l *Linker) Run(ctx context.Context) error {
 	l.mu.Lock()
 	l.ready = false
 	l.mu.Unlock()
-	idx := NewIndex()
-	err := ReadChildren(ctx, l.js, 1, func(seq uint64, id uuid.UUID, b child.Batch) error {
-		idx.apply(id, b)
-		idx.children[idx.ref(id)].lastSeq = seq
-		return nil
-	})
+	idx, err := RebuildIndex(ctx, l.js)
 	if err != nil {
 		return err
 	}
@@ -117,6 +112,20 @@ func (l *Linker) Run(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("linker: %w", err)
+}
+
+// RebuildIndex builds the linker's index from the CHILDREN stream alone.
+func RebuildIndex(ctx context.Context, js jetstream.JetStream) (*Index, error) {
+	idx := NewIndex()
+	err := ReadChildren(ctx, js, 1, func(seq uint64, id uuid.UUID, b child.Batch) error {
+		idx.apply(id, b)
+		idx.children[idx.ref(id)].lastSeq = seq
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return idx, nil
 }
 
 // ReadChildren calls fn for every message of CHILDREN from seq `from` to the

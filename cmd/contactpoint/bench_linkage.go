@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -87,6 +88,7 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	defer stopProfile()
 	var gcBefore, gcAfter runtime.MemStats
 	runtime.ReadMemStats(&gcBefore)
+	cpuBefore := processCPU()
 	start := time.Now()
 	h.StartLinker()
 	for {
@@ -104,6 +106,7 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 		}
 	}
 	linkTime := time.Since(start)
+	linkCPU := processCPU() - cpuBefore
 	runtime.ReadMemStats(&gcAfter)
 	stopProfile()
 	if p := v.GetString("memprofile"); p != "" {
@@ -115,6 +118,8 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	linkReport := func() {
 		fmt.Printf("linking: %d records in %s = %.0f records/s (the linker alone over a full FEEDS stream, CHILDREN appends included)\n",
 			total, linkTime.Round(time.Millisecond), float64(total)/linkTime.Seconds())
+		fmt.Printf("CPU while linking (whole process, embedded NATS included): %s = %.1f µs per record\n",
+			linkCPU.Round(time.Millisecond), float64(linkCPU.Microseconds())/float64(total))
 		fmt.Printf("blocking: %.2f candidate children scored per record\n", float64(st.Scored)/float64(max(st.Decided, 1)))
 		fmt.Printf("garbage collection while linking: %d cycles, %.1f%% of CPU since start, heap in use after %d MiB\n",
 			gcAfter.NumGC-gcBefore.NumGC, 100*gcAfter.GCCPUFraction, gcAfter.HeapInuse>>20)
@@ -122,6 +127,13 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	}
 	if !v.GetBool("quality") {
 		linkReport()
+		// What a restart costs: the index rebuilt from CHILDREN alone.
+		start := time.Now()
+		idx, err := linker.RebuildIndex(ctx, h.NATS.JS)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("index rebuilt from CHILDREN (as on start): %d children in %s\n", idx.Children(), time.Since(start).Round(time.Millisecond))
 		return nil
 	}
 	h.StartDirectory()
@@ -228,4 +240,13 @@ type sourceDigest [sha256.Size]byte
 
 func digestSource(agency, system, recordID string) sourceDigest {
 	return sha256.Sum256([]byte(agency + "\x00" + system + "\x00" + recordID))
+}
+
+// processCPU is the user and system CPU time the process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
