@@ -468,8 +468,8 @@ func ChildID(received time.Time, feedSeq uint64) uuid.UUID {
 // The messages carry no Nats-Msg-Id: the expected sequence already stops an
 // append from landing twice, and a failed batch ends the run, whose restart
 // rebuilds the index from CHILDREN and so sees every append that landed.
-// Message ids would only fill the server's duplicate map, a million
-// entries an hour at full rate.
+// Message ids would only fill the server's duplicate map: an entry for
+// every append, kept for the stream's two-hour window.
 func (l *Linker) append(ctx context.Context, p plan) error {
 	type inflight struct {
 		p   *pending
