@@ -17,6 +17,7 @@ import (
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/postgres"
 	"contactpoint/domain/audit"
+	"contactpoint/projections/checkpointed"
 )
 
 // Name is the projection's checkpoint name.
@@ -67,27 +68,10 @@ func (p *Projection) Caught(ctx context.Context) (bool, error) {
 }
 
 func (p *Projection) follow(ctx context.Context, untilEnd bool) error {
-	from, err := postgres.Checkpoint(ctx, p.pool, Name)
-	if err != nil {
-		return err
-	}
-	var end uint64
-	if untilEnd {
-		if end, err = natsjs.LastSeq(ctx, p.js, natsjs.StreamAudit); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
-		if end <= from {
-			return nil
-		}
-	}
-	err = natsjs.Follow(ctx, p.js, natsjs.StreamAudit, from+1, end, p.BatchSize, func(msgs []jetstream.Msg) error {
+	return checkpointed.Follow(ctx, p.pool, p.js, Name, natsjs.StreamAudit, p.BatchSize, untilEnd, func(ctx context.Context, msgs []jetstream.Msg) error {
 		_, err := p.apply(ctx, msgs)
 		return err
 	})
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	return ctx.Err()
 }
 
 func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (uint64, error) {

@@ -22,6 +22,7 @@ import (
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
+	"contactpoint/projections/checkpointed"
 )
 
 // Name is the projection's checkpoint name.
@@ -80,27 +81,10 @@ func (p *Projection) Rebuild(ctx context.Context) error {
 }
 
 func (p *Projection) follow(ctx context.Context, untilEnd bool) error {
-	from, err := postgres.Checkpoint(ctx, p.pool, Name)
-	if err != nil {
-		return err
-	}
-	var end uint64
-	if untilEnd {
-		if end, err = natsjs.LastSeq(ctx, p.js, natsjs.StreamChildren); err != nil {
-			return fmt.Errorf("directory: %w", err)
-		}
-		if end <= from {
-			return nil
-		}
-	}
-	err = natsjs.Follow(ctx, p.js, natsjs.StreamChildren, from+1, end, p.BatchSize, func(msgs []jetstream.Msg) error {
+	return checkpointed.Follow(ctx, p.pool, p.js, Name, natsjs.StreamChildren, p.BatchSize, untilEnd, func(ctx context.Context, msgs []jetstream.Msg) error {
 		_, err := p.apply(ctx, msgs)
 		return err
 	})
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("directory: %w", err)
-	}
-	return ctx.Err()
 }
 
 type touched struct {
