@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/natsjs"
@@ -186,7 +187,14 @@ func TestResendIsNotADuplicate(t *testing.T) {
 func TestNATSIntake(t *testing.T) {
 	h := startHub(t, newConfig(t))
 	defer h.Close()
-	msg, err := h.NATS.NC.Request("intake.health.royal-infirmary-pas", example(t, "health"), 10*time.Second)
+	// An agency's client asks with its own inbox prefix: the hub answers
+	// nowhere else.
+	nc, err := nats.Connect("", nats.InProcessServer(h.NATS.Embedded()), nats.CustomInboxPrefix(natsjs.InboxPrefix("health", "royal-infirmary-pas")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg, err := nc.Request("intake.health.royal-infirmary-pas", example(t, "health"), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +202,7 @@ func TestNATSIntake(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &out); err != nil || out["status"] != "accepted" {
 		t.Fatalf("reply %s (%v)", msg.Data, err)
 	}
-	bad, err := h.NATS.NC.Request("intake.health.royal-infirmary-pas", []byte(`{"schema":"x"}`), 10*time.Second)
+	bad, err := nc.Request("intake.health.royal-infirmary-pas", []byte(`{"schema":"x"}`), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,23 @@ func IsAgency(a string) bool {
 	return false
 }
 
+// IsSystem reports whether s is a well-formed system name, as the schema's
+// source.system pattern says: 1–40 characters of a–z, 0–9 and '-', starting
+// with a letter or digit. Channels check it before trusting a name they were
+// given, so that it is safe as one subject token.
+func IsSystem(s string) bool {
+	if len(s) == 0 || len(s) > 40 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // Record is the canonical feed record.
 type Record struct {
 	Schema    string    `json:"schema"`
