@@ -3,6 +3,7 @@ package hl7
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +21,13 @@ import (
 
 // Defaults for Config fields left zero.
 const (
-	DefaultMaxMessageBytes = 1 << 20
-	DefaultReadTimeout     = 30 * time.Second
-	DefaultIdleTimeout     = 5 * time.Minute
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultSubmitTimeout   = 30 * time.Second
-	DefaultMaxConns        = 64
+	DefaultMaxMessageBytes  = 1 << 20
+	DefaultReadTimeout      = 30 * time.Second
+	DefaultIdleTimeout      = 5 * time.Minute
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultSubmitTimeout    = 30 * time.Second
+	DefaultMaxConns         = 64
+	DefaultHandshakeTimeout = 10 * time.Second
 )
 
 // Config configures the MLLP listener.
@@ -48,6 +50,18 @@ type Config struct {
 	Application string `mapstructure:"application" yaml:"application" json:"application"`
 	Facility    string `mapstructure:"facility" yaml:"facility" json:"facility"`
 
+	// Peers are the senders the listener accepts, each bound to the system
+	// it speaks for; a connection that matches none is refused.
+	Peers []Peer `mapstructure:"peers" yaml:"peers" json:"peers"`
+	// TLS, when its files are set, makes the listener speak MLLP over TLS,
+	// and with a client CA require a client certificate.
+	TLS TLSFiles `mapstructure:"tls" yaml:"tls" json:"tls"`
+	// InsecureOpen accepts any sender, unbound, for local development: the
+	// listener otherwise refuses to start without Peers.
+	InsecureOpen bool `mapstructure:"insecure_open" yaml:"insecure_open" json:"insecure_open"`
+	// HandshakeTimeout bounds a TLS handshake.
+	HandshakeTimeout time.Duration `mapstructure:"handshake_timeout" yaml:"handshake_timeout" json:"handshake_timeout"`
+
 	// Location is the zone of timestamps sent without an offset; nil means Europe/London.
 	Location *time.Location `mapstructure:"-" yaml:"-" json:"-"`
 	// Now is the clock for ACK timestamps; nil means time.Now.
@@ -69,7 +83,11 @@ func (c Config) Validate() error {
 	if c.DefaultSystem == "" && len(c.Systems) == 0 {
 		return errors.New("hl7 config: no systems configured: set default_system or systems")
 	}
-	return nil
+	tc, err := c.TLS.serverTLS()
+	if err != nil {
+		return err
+	}
+	return c.validatePeers(tc != nil && tc.ClientAuth == tls.RequireAndVerifyClientCert)
 }
 
 func (c Config) withDefaults() Config {
@@ -90,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.Application == "" {
 		c.Application = "CONTACTPOINT"
@@ -138,6 +159,7 @@ func NewListener(cfg Config, sub intake.Submitter, logger *slog.Logger) *Listene
 		logger = slog.Default()
 	}
 	cfg = cfg.withDefaults()
+	cfg.Peers = cfg.compiledPeers()
 	return &Listener{
 		cfg:    cfg,
 		sub:    sub,
@@ -155,6 +177,10 @@ func NewListener(cfg Config, sub intake.Submitter, logger *slog.Logger) *Listene
 // holds up nobody else.
 func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 	if err := l.cfg.Validate(); err != nil {
+		return err
+	}
+	tc, err := l.cfg.TLS.serverTLS()
+	if err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() {
@@ -204,7 +230,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 			defer func() { <-l.sem }()
 			defer l.track(conn, false)
 			defer conn.Close()
-			l.serveConn(ctx, conn)
+			l.serveConn(ctx, conn, tc)
 		}()
 	}
 }
@@ -219,8 +245,28 @@ func (l *Listener) track(c net.Conn, add bool) {
 	}
 }
 
-func (l *Listener) serveConn(ctx context.Context, conn net.Conn) {
+func (l *Listener) serveConn(ctx context.Context, conn net.Conn, tc *tls.Config) {
 	remote := conn.RemoteAddr().String()
+	var state *tls.ConnectionState
+	if tc != nil {
+		// The handshake runs on the connection's own goroutine under its
+		// own deadline, so a peer that never finishes it holds up nobody.
+		tconn := tls.Server(conn, tc)
+		_ = conn.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			l.log.Warn("connection refused: TLS handshake failed", "remote", remote, "reason", err.Error())
+			return
+		}
+		_ = conn.SetDeadline(time.Time{})
+		st := tconn.ConnectionState()
+		state = &st
+		conn = tconn
+	}
+	from := l.cfg.sender(conn.RemoteAddr(), state)
+	if !from.Known() {
+		l.refusePeer(conn, remote, from)
+		return
+	}
 	br := bufio.NewReaderSize(conn, 32<<10)
 	for ctx.Err() == nil {
 		_ = conn.SetReadDeadline(time.Now().Add(l.cfg.IdleTimeout))
@@ -243,7 +289,7 @@ func (l *Listener) serveConn(ctx context.Context, conn net.Conn) {
 			}
 			return
 		default:
-			ack = l.Handle(ctx, frame)
+			ack = l.Handle(ctx, from, frame)
 		}
 		_ = conn.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
 		if err := WriteFrame(conn, ack); err != nil {
@@ -253,9 +299,28 @@ func (l *Listener) serveConn(ctx context.Context, conn net.Conn) {
 	}
 }
 
-// Handle processes one message and returns the ACK to send. It is exported
-// so that other transports (a file drop, an HTTP endpoint) can share it.
-func (l *Listener) Handle(ctx context.Context, raw []byte) []byte {
+// refusePeer answers the first message of a connection that matches no
+// peer with AR and closes it. Nothing it sends is stored, not even in the
+// quarantine: an unknown host must not be able to fill the hub's log.
+func (l *Listener) refusePeer(conn net.Conn, remote string, from Sender) {
+	l.log.Warn("connection refused: sender is not a configured peer", "remote", remote, "certificate_names", len(from.Names))
+	br := bufio.NewReaderSize(conn, 32<<10)
+	_ = conn.SetReadDeadline(time.Now().Add(l.cfg.ReadTimeout))
+	frame, err := readFrame(br, l.cfg.MaxMessageBytes, nil)
+	if err != nil && !errors.Is(err, ErrFrameTooLarge) {
+		return
+	}
+	msg, _ := Parse(frame)
+	ack := l.ack(msg, AckReject, "sender not authorised", []Problem{{Code: CodeApplicationError,
+		Message: "this connection's address or certificate is not a configured sender: nothing was stored"}})
+	_ = conn.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
+	_ = WriteFrame(conn, ack)
+}
+
+// Handle processes one message from an authenticated sender and returns the
+// ACK to send. It is exported so that other transports (a file drop, an
+// HTTP endpoint) can share it once they have authenticated their sender.
+func (l *Listener) Handle(ctx context.Context, from Sender, raw []byte) []byte {
 	// A message being stored when shutdown begins is finished, not abandoned:
 	// abandoning it would make the sender resend what may already be stored.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.SubmitTimeout)
@@ -263,8 +328,14 @@ func (l *Listener) Handle(ctx context.Context, raw []byte) []byte {
 	origin := intake.Origin{Agency: Agency, System: l.cfg.DefaultSystem, Format: "hl7v2", Channel: "mllp"}
 
 	msg, perr := Parse(raw)
-	if msg != nil {
+	application := ""
+	if msg != nil && msg.Header() != nil {
 		origin.System = l.cfg.SystemFor(msg.Header().Get(4, 1, 1))
+		application = msg.Header().Get(3, 1, 1)
+	} else if sys := from.onlySystem(); sys != "" {
+		// No readable header: the bytes are kept under the one system the
+		// sender is bound to, not the default.
+		origin.System = sys
 	}
 	code, event := "", ""
 	if msg != nil {
@@ -275,6 +346,14 @@ func (l *Listener) Handle(ctx context.Context, raw []byte) []byte {
 		l.log.Warn("message refused: unknown sending facility", logAttrs...)
 		return l.ack(msg, AckReject, "sending facility not configured", []Problem{{Field: "MSH-4", Code: CodeApplicationError,
 			Message: "the hub has no system configured for this sending facility"}})
+	}
+	if ok, field := from.permits(origin.System, application); !ok {
+		// Refused, not quarantined: the message speaks for a system this
+		// sender is not, and keeping it under that system would let a
+		// steward's resubmission speak for it too.
+		l.log.Warn("message refused: sender not bound to its facility", append(logAttrs, "field", field, "outcome", AckReject)...)
+		return l.ack(msg, AckReject, "sender not bound to this facility", []Problem{{Field: field, Code: CodeApplicationError,
+			Message: "this connection may not send for the sending application or facility the message names: nothing was stored"}})
 	}
 	if perr != nil {
 		var pe *ParseError

@@ -108,6 +108,9 @@ func startServer(t *testing.T, cfg Config, sub intake.Submitter) *server {
 	if cfg.DefaultSystem == "" && cfg.Systems == nil {
 		cfg.DefaultSystem = "royal-infirmary-pas"
 	}
+	if cfg.Peers == nil && !cfg.InsecureOpen {
+		cfg.Peers = localPeers(cfg)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +137,18 @@ func startServer(t *testing.T, cfg Config, sub intake.Submitter) *server {
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// localPeers allows the test's own host to send for every configured system.
+func localPeers(cfg Config) []Peer {
+	var peers []Peer
+	if cfg.DefaultSystem != "" {
+		peers = append(peers, Peer{System: cfg.DefaultSystem, Addresses: []string{"127.0.0.1", "::1"}})
+	}
+	for _, sys := range cfg.Systems {
+		peers = append(peers, Peer{System: sys, Addresses: []string{"127.0.0.1", "::1"}})
+	}
+	return peers
 }
 
 type client struct {
@@ -470,11 +485,26 @@ func TestConfigValidate(t *testing.T) {
 		cfg Config
 		ok  bool
 	}{
-		{Config{DefaultSystem: "pas"}, true},
-		{Config{Systems: map[string]string{"RIH": "ri-pas"}}, true},
+		{Config{DefaultSystem: "pas", InsecureOpen: true}, true},
+		{Config{DefaultSystem: "pas", Peers: []Peer{{System: "pas", Addresses: []string{"10.1.2.0/24"}}}}, true},
+		{Config{Systems: map[string]string{"RIH": "ri-pas"}, Peers: []Peer{{System: "ri-pas", Addresses: []string{"10.1.2.3", "2001:db8::/32"}}}}, true},
 		{Config{}, false},
-		{Config{DefaultSystem: "Bad System"}, false},
-		{Config{Systems: map[string]string{"RIH": "feeds.x"}}, false},
+		{Config{DefaultSystem: "Bad System", InsecureOpen: true}, false},
+		{Config{Systems: map[string]string{"RIH": "feeds.x"}, InsecureOpen: true}, false},
+		// Anonymous senders.
+		{Config{DefaultSystem: "pas"}, false},
+		{Config{Systems: map[string]string{"RIH": "ri-pas"}}, false},
+		// A peer bound to nothing, to no known system, to a bad address.
+		{Config{DefaultSystem: "pas", Peers: []Peer{{System: "pas"}}}, false},
+		{Config{DefaultSystem: "pas", Peers: []Peer{{System: "other-pas", Addresses: []string{"10.1.2.3"}}}}, false},
+		{Config{DefaultSystem: "pas", Peers: []Peer{{System: "pas", Addresses: []string{"10.1.2.300"}}}}, false},
+		{Config{DefaultSystem: "pas", Peers: []Peer{{System: "pas", Addresses: []string{"any"}}}}, false},
+		{Config{DefaultSystem: "pas", Peers: []Peer{{System: "pas", Addresses: []string{"10.1.2.3"}, Applications: []string{" "}}}}, false},
+		// Certificate names without a client CA to verify them.
+		{Config{DefaultSystem: "pas", Peers: []Peer{{System: "pas", CertificateNames: []string{"pas.example"}}}}, false},
+		// TLS files that do not exist, or half of them.
+		{Config{DefaultSystem: "pas", InsecureOpen: true, TLS: TLSFiles{CertFile: "missing.pem", KeyFile: "missing.key"}}, false},
+		{Config{DefaultSystem: "pas", InsecureOpen: true, TLS: TLSFiles{CertFile: "missing.pem"}}, false},
 	}
 	for _, tt := range tests {
 		if err := tt.cfg.Validate(); (err == nil) != tt.ok {
@@ -485,5 +515,8 @@ func TestConfigValidate(t *testing.T) {
 	defer ln.Close()
 	if err := NewListener(Config{}, &recorder{}, nil).Serve(context.Background(), ln); err == nil {
 		t.Error("Serve with no systems configured returned nil")
+	}
+	if err := NewListener(Config{DefaultSystem: "pas"}, &recorder{}, nil).Serve(context.Background(), ln); !errors.Is(err, ErrAnonymousSenders) {
+		t.Errorf("Serve open to anonymous senders: %v, want ErrAnonymousSenders", err)
 	}
 }

@@ -28,11 +28,14 @@ func feedsConfig(t *testing.T) hub.Config {
 	cfg := newConfig(t)
 	cfg.Feeds = hub.FeedsConfig{
 		MLLPAddr:        "127.0.0.1:0",
-		HL7:             hl7.Config{Systems: map[string]string{"RIH": "ri-pas"}},
+		HL7:             hl7.Config{Systems: map[string]string{"RIH": "ri-pas"}, Peers: localPeer},
 		CSVMappingFiles: map[string]string{"leeds-cms": filepath.Join("..", "..", "adapters", "csvfeed", "testdata", "mapping.yaml")},
 	}
 	return cfg
 }
+
+// localPeer lets the test's own host send MLLP for ri-pas.
+var localPeer = []hl7.Peer{{System: "ri-pas", Addresses: []string{"127.0.0.1", "::1"}}}
 
 // adt builds an ADT message from RIH with the given control id, event and
 // PID (and any further segments).

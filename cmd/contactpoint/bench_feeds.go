@@ -156,7 +156,8 @@ func benchMLLP(ctx context.Context, v *viper.Viper) error {
 	recs = nil
 	fmt.Printf("messages: %d ADT^A08 (generated in %s), %d senders\n", len(msgs), time.Since(genStart).Round(time.Millisecond), senders)
 
-	h, stop, err := benchHub(ctx, v, hub.FeedsConfig{MLLPAddr: "127.0.0.1:0", HL7: hl7.Config{DefaultSystem: "bench-pas", MaxConns: senders + 8}}, false)
+	h, stop, err := benchHub(ctx, v, hub.FeedsConfig{MLLPAddr: "127.0.0.1:0", HL7: hl7.Config{DefaultSystem: "bench-pas", MaxConns: senders + 8,
+		Peers: []hl7.Peer{{System: "bench-pas", Addresses: []string{"127.0.0.1"}}}}}, false)
 	if err != nil {
 		return err
 	}
