@@ -22,6 +22,10 @@ type Routes struct {
 	Recorder   audit.Recorder
 	Thresholds auditproj.Thresholds
 	Log        *slog.Logger
+	// Restricted says which of the given child ids are restricted
+	// (shielded, or a possible duplicate of a shielded child) now. Nil
+	// treats every child named by an entry as restricted.
+	Restricted func(ctx context.Context, ids []string) (map[string]bool, error)
 }
 
 // Register adds the auditors' routes to mux; each has its line in
@@ -62,6 +66,11 @@ func (h *Routes) trail(w http.ResponseWriter, r *http.Request, about string,
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the audit trail is unavailable; try again")
 		return
 	}
+	if rows, err = h.shield(r, rows); err != nil {
+		h.Log.Error("audit shielding failed", "route", r.Pattern, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the audit trail is unavailable; try again")
+		return
+	}
 	var body bytes.Buffer
 	if asCSV {
 		if err := auditproj.WriteCSV(&body, rows); err != nil {
@@ -88,6 +97,42 @@ func (h *Routes) trail(w http.ResponseWriter, r *http.Request, about string,
 		rows = []auditproj.Row{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(rows), "entries": rows})
+}
+
+// shield withholds, for an auditor without the shield role, the criteria of
+// an entry that named a restricted child which may have matched a hidden
+// field (domain/access.AuditCriteria): a postcode search that returned a
+// shielded child would otherwise say where the child lives. The entry
+// itself keeps them for a shield-role auditor.
+func (h *Routes) shield(r *http.Request, rows []auditproj.Row) ([]auditproj.Row, error) {
+	v, _ := access.ViewerFrom(r.Context())
+	if access.SeesShielded(v) {
+		return rows, nil
+	}
+	var ids []string
+	for _, row := range rows {
+		if len(row.Criteria) > 0 {
+			ids = append(ids, row.Children...)
+		}
+	}
+	restricted := map[string]bool{}
+	if len(ids) > 0 && h.Restricted != nil {
+		var err error
+		if restricted, err = h.Restricted(r.Context(), ids); err != nil {
+			return nil, err
+		}
+	}
+	for i, row := range rows {
+		if len(row.Criteria) == 0 {
+			continue
+		}
+		hit := h.Restricted == nil && len(row.Children) > 0
+		for _, c := range row.Children {
+			hit = hit || restricted[c]
+		}
+		rows[i].Criteria = access.AuditCriteria(v, row.Roles, hit, row.Criteria)
+	}
+	return rows, nil
 }
 
 func (h *Routes) signals(w http.ResponseWriter, r *http.Request) {

@@ -321,6 +321,13 @@ func (s *Service) patchPractitioner(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &c) {
 		return
 	}
+	// Nobody changes their own roles: an administrator who could grant
+	// themselves the shield or child-protection role could read any
+	// shielded record. Another administrator must make the change.
+	if c.Roles != nil && r.PathValue("id") == actor(r) {
+		writeError(w, http.StatusForbidden, "own-roles", "you cannot change your own roles; ask another administrator")
+		return
+	}
 	p, err := s.Reg.Apply(r.Context(), r.PathValue("id"), actor(r), c)
 	if err != nil {
 		s.registryError(w, err)

@@ -62,12 +62,13 @@ func (s *Server) indicateInvolvement(w http.ResponseWriter, r *http.Request) {
 	if !s.audited(w, r, audit.Entry{Action: child.TypeInvolvementIndicated, Outcome: audit.OK, Subject: id.String(), Status: http.StatusCreated}) {
 		return
 	}
-	seq, err := s.Children.Append(r.Context(), id, []child.Event{{Type: child.TypeInvolvementIndicated, At: s.now().UTC(), Involvement: in}})
+	target, seq, err := s.Children.Append(r.Context(), id, []child.Event{{Type: child.TypeInvolvementIndicated, At: s.now().UTC(), Involvement: in}})
 	if err != nil {
 		s.Log.Error("indicate involvement failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "event-log-unavailable", "the event log did not confirm the change; try again")
 		return
 	}
+	id = target
 	if err := s.Children.NotifyInvolvement(id, seq, *in); err != nil {
 		// The event is in the log; the notice can be re-derived from it.
 		s.Log.Error("involvement notification not published", "seq", seq, "err", err)

@@ -2,16 +2,21 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"contactpoint/app/quarantine"
 	"contactpoint/domain/access"
 	"contactpoint/domain/audit"
+	"contactpoint/projections/directory"
 )
 
 // maxCorrection bounds a resubmitted record: it is one record or message.
@@ -68,7 +73,24 @@ func (s *Server) listQuarantine(w http.ResponseWriter, r *http.Request) {
 		Criteria: map[string]string{"quarantine_agency": f.Agency, "quarantine_system": f.System}}) {
 		return
 	}
-	writeJSON(w, http.StatusOK, page)
+	shielded, err := s.quarantineShielded(ctx, r, page.Entries)
+	if err != nil {
+		s.Log.Error("quarantine shielding failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the quarantine could not be read; try again")
+		return
+	}
+	out := struct {
+		Entries []any  `json:"entries"`
+		Next    uint64 `json:"next,omitempty"`
+	}{Entries: make([]any, 0, len(page.Entries)), Next: page.Next}
+	for _, e := range page.Entries {
+		if id, ok := shielded[e.Seq]; ok {
+			out.Entries = append(out.Entries, withheldEntry(e, id))
+			continue
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 type quarantineEntry struct {
@@ -102,6 +124,18 @@ func (s *Server) getQuarantine(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.audited(w, r, audit.Entry{Action: audit.ActView, Subject: "quarantine/" + strconv.FormatUint(seq, 10), Status: http.StatusOK}) {
 		return
+	}
+	if !access.SeesShielded(viewer(r)) {
+		id, restricted, err := s.quarantineAbout(ctx, e, raw)
+		if err != nil {
+			s.Log.Error("quarantine shielding failed", "seq", seq, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the quarantine could not be read; try again")
+			return
+		}
+		if restricted {
+			writeJSON(w, http.StatusOK, withheldEntry(e, id))
+			return
+		}
 	}
 	out := quarantineEntry{Entry: e}
 	if utf8.Valid(raw) {
@@ -167,4 +201,79 @@ func (s *Server) resubmitQuarantine(w http.ResponseWriter, r *http.Request) {
 		s.Log.Error("audit of quarantine resubmission not written", "seq", seq)
 	}
 	writeJSON(w, status, res)
+}
+
+// shieldedQuarantine is a quarantine entry about a restricted child as a
+// viewer without the shield role sees it: which entry, when, how it came and
+// that it is shielded, with whom to contact; never its source system, record
+// id, reasons or bytes. A shield officer can read and fix it.
+type shieldedQuarantine struct {
+	Seq      uint64                 `json:"seq"`
+	Agency   string                 `json:"agency"`
+	Time     time.Time              `json:"time"`
+	Format   string                 `json:"format"`
+	Channel  string                 `json:"channel"`
+	ChildID  string                 `json:"child_id"`
+	Shielded bool                   `json:"shielded"`
+	Message  string                 `json:"message"`
+	Resolved *quarantine.Resolution `json:"resolved,omitempty"`
+}
+
+func withheldEntry(e quarantine.Entry, child uuid.UUID) shieldedQuarantine {
+	return shieldedQuarantine{Seq: e.Seq, Agency: e.Agency, Time: e.Time, Format: e.Format, Channel: e.Channel,
+		ChildID: child.String(), Shielded: true, Resolved: e.Resolved,
+		Message: "This entry is about a shielded record: its details are withheld. A shield officer can read and correct it."}
+}
+
+// quarantineShielded finds, for a viewer without the shield role, which
+// listed entries are about a restricted child: those whose source record
+// belongs to one.
+func (s *Server) quarantineShielded(ctx context.Context, r *http.Request, es []quarantine.Entry) (map[uint64]uuid.UUID, error) {
+	out := map[uint64]uuid.UUID{}
+	if access.SeesShielded(viewer(r)) || len(es) == 0 {
+		return out, nil
+	}
+	keys := make([]directory.SourceKey, 0, len(es))
+	for _, e := range es {
+		if e.RecordID != "" {
+			keys = append(keys, directory.SourceKey{Agency: e.Agency, System: e.System, RecordID: e.RecordID})
+		}
+	}
+	found, err := s.Store.RestrictedSources(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if id, ok := found[directory.SourceKey{Agency: e.Agency, System: e.System, RecordID: e.RecordID}]; ok && e.RecordID != "" {
+			out[e.Seq] = id
+		}
+	}
+	return out, nil
+}
+
+// quarantineAbout says whether one entry is about a restricted child: its
+// source record belongs to one, or the identifiers it carries name one.
+func (s *Server) quarantineAbout(ctx context.Context, e quarantine.Entry, raw []byte) (uuid.UUID, bool, error) {
+	if e.RecordID != "" {
+		found, err := s.Store.RestrictedSources(ctx, []directory.SourceKey{{Agency: e.Agency, System: e.System, RecordID: e.RecordID}})
+		if err != nil {
+			return uuid.Nil, false, err
+		}
+		for _, id := range found {
+			return id, true, nil
+		}
+	}
+	var probe struct {
+		Child struct {
+			Identifiers struct {
+				NHS string `json:"nhs_number"`
+				UPN string `json:"upn"`
+			} `json:"identifiers"`
+		} `json:"child"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return uuid.Nil, false, nil
+	}
+	nhs := strings.ReplaceAll(probe.Child.Identifiers.NHS, " ", "")
+	return s.Store.RestrictedByIdentifier(ctx, nhs, strings.TrimSpace(probe.Child.Identifiers.UPN))
 }

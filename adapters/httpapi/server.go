@@ -83,6 +83,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /v1/children/{id}/shield", s.liftShield)
 	mux.HandleFunc("POST /v1/children/{id}/shield/lift", s.liftShield)
 	mux.HandleFunc("GET /v1/shields/due", s.shieldsDue)
+	mux.HandleFunc("GET /v1/shields/reveals", s.listReveals)
+	mux.HandleFunc("POST /v1/children/{id}/reveal", s.reveal)
+	mux.HandleFunc("DELETE /v1/children/{id}/reveal", s.endReveal)
 	mux.HandleFunc("POST /v1/children/{id}/involvement", s.indicateInvolvement)
 	mux.HandleFunc("GET /fhir/metadata", s.fhirMetadata)
 	mux.HandleFunc("GET /fhir/Patient", s.fhirSearch)
@@ -139,6 +142,12 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the directory is unavailable; try again")
 		return
 	}
+	r, revealed, err := s.revealing(r, v)
+	if err != nil {
+		s.Log.Error("reveal lookup failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the directory is unavailable; try again")
+		return
+	}
 	shown, ok := s.Policy.View(r, v)
 	if !ok {
 		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "withheld", Subject: id.String(), Status: http.StatusNotFound}) {
@@ -147,8 +156,24 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
 		return
 	}
-	if !s.audited(w, r, audit.Entry{Action: audit.ActView, Children: []string{id.String()}, Status: http.StatusOK}) {
+	entry := audit.Entry{Action: audit.ActView, Children: viewed(id.String(), v.ChildID), Status: http.StatusOK}
+	if revealed {
+		entry.Reason = "break-glass"
+	}
+	if !s.audited(w, r, entry) {
 		return
 	}
 	writeJSON(w, http.StatusOK, shown)
 }
+
+// viewed lists the ids an audit entry of a view names: the id asked for
+// and, when it led to a survivor, the survivor, so that "who looked at
+// this child" finds the view under either id.
+func viewed(asked, shown string) []string {
+	if shown == "" || shown == asked {
+		return []string{asked}
+	}
+	return []string{asked, shown}
+}
+
+func parseChildID(s string) (uuid.UUID, error) { return uuid.Parse(s) }

@@ -18,7 +18,9 @@ import (
 
 // ChildLog appends the hub's own decisions to a child's subject.
 type ChildLog interface {
-	Append(ctx context.Context, id uuid.UUID, events []child.Event) (uint64, error)
+	// Append returns the child it wrote to: the survivor, when id names a
+	// child that has been merged.
+	Append(ctx context.Context, id uuid.UUID, events []child.Event) (uuid.UUID, uint64, error)
 	NotifyInvolvement(id uuid.UUID, seq uint64, in child.InvolvementIndicated) error
 }
 
@@ -168,13 +170,13 @@ func (s *Server) appendDecision(w http.ResponseWriter, r *http.Request, id uuid.
 	if !s.audited(w, r, audit.Entry{Action: act, Outcome: audit.OK, Subject: id.String(), Reason: e.Type, Status: status}) {
 		return
 	}
-	seq, err := s.Children.Append(ctx, id, []child.Event{e})
+	target, seq, err := s.Children.Append(ctx, id, []child.Event{e})
 	if err != nil {
 		s.Log.Error("append decision failed", "event", e.Type, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "event-log-unavailable", "the event log did not confirm the change; try again")
 		return
 	}
-	writeJSON(w, status, decisionResponse{ChildID: id.String(), Seq: seq, Event: e.Type, Detail: detail})
+	writeJSON(w, status, decisionResponse{ChildID: target.String(), Seq: seq, Event: e.Type, Detail: detail})
 }
 
 type dueShield struct {

@@ -93,6 +93,11 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
 	if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.OK, Reason: "review-queue", Children: ids, Status: http.StatusOK}) {
 		return
 	}
+	if tasks, err = s.shieldTasks(r, tasks); err != nil {
+		s.Log.Error("review shielding failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(tasks), "tasks": tasks})
 }
 
@@ -121,7 +126,13 @@ func (s *Server) getReview(w http.ResponseWriter, r *http.Request) {
 		Children: []string{t.ChildID.String(), t.CandidateID.String()}, Status: http.StatusOK}) {
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	shown, err := s.shieldTasks(r, []directory.ReviewTask{t})
+	if err != nil {
+		s.Log.Error("review shielding failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
+		return
+	}
+	writeJSON(w, http.StatusOK, shown[0])
 }
 
 type reviewDecision struct {
@@ -251,7 +262,47 @@ func (s *Server) exportLinks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="links.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
-	if _, err := s.Store.ExportLinks(ctx, w); err != nil {
+	if _, err := s.Store.ExportLinks(ctx, w, access.SeesShielded(viewer(r))); err != nil {
 		s.Log.Error("links export failed", "err", err)
 	}
+}
+
+// shieldTasks withholds, for a viewer without the shield role, the source
+// and evidence of every task that pairs a restricted child: a task about a
+// shielded child must not show its addresses, schools or source systems.
+func (s *Server) shieldTasks(r *http.Request, tasks []directory.ReviewTask) ([]directory.ReviewTask, error) {
+	if access.SeesShielded(viewer(r)) || len(tasks) == 0 {
+		return tasks, nil
+	}
+	ids := make([]string, 0, 2*len(tasks))
+	for _, t := range tasks {
+		ids = append(ids, t.ChildID.String(), t.CandidateID.String())
+	}
+	restricted, err := s.Store.Restricted(r.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]directory.ReviewTask, len(tasks))
+	for i, t := range tasks {
+		out[i] = t
+		if restricted[t.ChildID.String()] || restricted[t.CandidateID.String()] {
+			out[i] = t.Withhold(s.shieldContact(r.Context(), t.ChildID, t.CandidateID))
+		}
+	}
+	return out, nil
+}
+
+// shieldContact is whom to contact about a restricted pair: the contact
+// the policy gives for either child.
+func (s *Server) shieldContact(ctx context.Context, ids ...uuid.UUID) string {
+	for _, id := range ids {
+		v, err := s.Store.Get(ctx, id)
+		if err != nil {
+			continue
+		}
+		if ok, contact := access.Restricted(v); ok && contact != "" {
+			return contact
+		}
+	}
+	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/natsjs"
+	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 )
 
@@ -43,39 +44,60 @@ type Log struct {
 // subject's last sequence to be what a direct get just read; on a conflict
 // it reads again and retries. The events here do not depend on what other
 // writers append, so re-deciding gives the same events.
-func (l *Log) Append(ctx context.Context, id uuid.UUID, events []child.Event) (uint64, error) {
-	st, err := l.JS.Stream(ctx, natsjs.StreamChildren)
-	if err != nil {
-		return 0, fmt.Errorf("append to child: %w", err)
-	}
-	b := child.Batch{ChildID: id.String(), Events: events}
-	body, err := json.Marshal(b)
-	if err != nil {
-		return 0, fmt.Errorf("append to child: encode: %w", err)
-	}
-	subject := "children." + id.String()
+//
+// A child that has been merged is part of its survivor: a shield, a lift or
+// an involvement sent to the absorbed child's id lands on the survivor, and
+// Append returns the id it wrote to. A merge that lands between the read and
+// the write changes the subject's last sequence, so the retry sees it.
+func (l *Log) Append(ctx context.Context, id uuid.UUID, events []child.Event) (uuid.UUID, uint64, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		last, err := st.GetLastMsgForSubject(ctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return 0, ErrNoChild
-		}
+		target, last, err := l.resolve(ctx, id)
 		if err != nil {
-			return 0, fmt.Errorf("append to child: last message: %w", err)
+			return uuid.Nil, 0, err
 		}
-		m := nats.NewMsg(subject)
+		b := child.Batch{ChildID: target.String(), Events: events}
+		body, err := json.Marshal(b)
+		if err != nil {
+			return uuid.Nil, 0, fmt.Errorf("append to child: encode: %w", err)
+		}
+		m := nats.NewMsg("children." + target.String())
 		m.Data = body
 		m.Header.Set(natsjs.HeaderEvents, strings.Join(b.Types(), ","))
-		ack, err := l.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(last.Sequence))
+		ack, err := l.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(last))
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("append to child: %w", err)
+			return uuid.Nil, 0, fmt.Errorf("append to child: %w", err)
 		}
-		return ack.Sequence, nil
+		return target, ack.Sequence, nil
 	}
-	return 0, fmt.Errorf("append to child: still conflicting after %d attempts", maxAttempts)
+	return uuid.Nil, 0, fmt.Errorf("append to child: still conflicting after %d attempts", maxAttempts)
+}
+
+// resolve follows merges from id to the standing child and returns it with
+// its subject's last sequence. Merges chain, but never in a loop; the depth
+// bound only stops a corrupt log from spinning.
+func (l *Log) resolve(ctx context.Context, id uuid.UUID) (uuid.UUID, uint64, error) {
+	for depth := 0; depth < 32; depth++ {
+		st, last, err := linker.LoadChild(ctx, l.JS, id)
+		if err != nil {
+			return uuid.Nil, 0, fmt.Errorf("append to child: %w", err)
+		}
+		if last == 0 {
+			return uuid.Nil, 0, ErrNoChild
+		}
+		if st.MergedInto == "" {
+			return id, last, nil
+		}
+		next, err := uuid.Parse(st.MergedInto)
+		if err != nil {
+			return uuid.Nil, 0, fmt.Errorf("append to child: survivor id: %w", err)
+		}
+		id = next
+	}
+	return uuid.Nil, 0, errors.New("append to child: merges chain too deep")
 }
 
 // InvolvementNotice is the payload of a notifications.involvement.<id>

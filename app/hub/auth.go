@@ -19,6 +19,7 @@ import (
 	"contactpoint/adapters/natsjs"
 	"contactpoint/domain/registry"
 	auditproj "contactpoint/projections/audit"
+	"contactpoint/projections/directory"
 )
 
 // AuthConfig configures authentication and the audit trail.
@@ -84,7 +85,8 @@ func (h *Hub) startSecurity(ctx, runCtx context.Context) error {
 	if err := th.Validate(); err != nil {
 		return fmt.Errorf("audit-signals: %w", err)
 	}
-	h.auditHTTP = &auditadapter.Routes{Store: h.AuditStore, Recorder: h.AuditLog, Thresholds: th, Log: h.log}
+	h.auditHTTP = &auditadapter.Routes{Store: h.AuditStore, Recorder: h.AuditLog, Thresholds: th, Log: h.log,
+		Restricted: directory.NewStore(h.DB).Restricted}
 	h.supervise(runCtx, "audit", h.AuditProj.Run)
 	if cfg.BootstrapAdmin != "" {
 		if err := h.bootstrapAdmin(ctx, cfg.BootstrapAdmin); err != nil {

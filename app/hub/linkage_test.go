@@ -253,7 +253,7 @@ func TestLinksExport(t *testing.T) {
 	send(t, h, olivia)
 	code, body := call(t, h, "GET", "/v1/links/export", nil)
 	a := childOf(t, h, "health", "pas", "H1")
-	if code != 200 || string(body) != "agency,system,record_id,child_id,withdrawn\nhealth,pas,H1,"+a+",false\n" {
+	if code != 200 || string(body) != "agency,system,record_id,child_id,withdrawn,shielded\nhealth,pas,H1,"+a+",false,false\n" {
 		t.Fatalf("export: %d %q", code, body)
 	}
 }

@@ -186,7 +186,7 @@ func (s *Service) publishQuarantine(o Origin, original []byte, recordID string, 
 		return nil, fmt.Errorf("encode reasons: %w", err)
 	}
 	m := nats.NewMsg("quarantine." + token(o.Agency) + "." + token(o.System))
-	m.Data = original
+	m.Data = redactForbidden(original, fes)
 	m.Header.Set(natsjs.HeaderReason, string(reason))
 	m.Header.Set(natsjs.HeaderFormat, o.Format)
 	m.Header.Set(natsjs.HeaderChannel, o.Channel)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
@@ -121,13 +122,58 @@ func (l *Linker) mergeRefs(ctx context.Context, a, b ref, d child.Decision) erro
 			ab.Withdrawn = append(ab.Withdrawn, ss.Source.Key())
 		}
 	}
+	events := []child.Event{{Type: child.TypeAbsorbed, At: now, Absorbed: ab}}
+	// The shield belongs to the child: the survivor takes it in the same
+	// message as the records, so no reader ever sees the records unshielded.
+	if state.Shield != nil {
+		surv, _, err := LoadChild(ctx, l.js, survID)
+		if err != nil {
+			return err
+		}
+		if surv.Shield == nil {
+			events = append(events, carried(state.Shield, absID, "merge", now))
+		}
+	}
 	var p plan
-	p.add(survID, 0, child.Event{Type: child.TypeAbsorbed, At: now, Absorbed: ab})
+	p.add(survID, 0, events...)
 	if err := l.append(ctx, p); err != nil {
 		return err
 	}
 	x.apply(survID, p.per[survID].batch)
-	return l.markMerged(ctx, abs, surv, d)
+	if err := l.markMerged(ctx, abs, surv, d); err != nil {
+		return err
+	}
+	// A shield officer may have shielded the absorbed child between the
+	// read above and its merged-into half; writers to a merged child go to
+	// the survivor from then on, so this one check closes the gap.
+	return l.carryShield(ctx, absID, survID, "merge")
+}
+
+// carried is a shield.applied event that carries another child's shield.
+func carried(sh *child.Shield, from uuid.UUID, why string, at time.Time) child.Event {
+	c := *sh
+	c.CarriedFrom, c.CarriedBy = from.String(), why
+	return child.Event{Type: child.TypeShieldApplied, At: at, Shield: &c}
+}
+
+// carryShield shields `to` with `from`'s shield when from is shielded and
+// to is not.
+func (l *Linker) carryShield(ctx context.Context, from, to uuid.UUID, why string) error {
+	fs, _, err := LoadChild(ctx, l.js, from)
+	if err != nil || fs.Shield == nil {
+		return err
+	}
+	ts, _, err := LoadChild(ctx, l.js, to)
+	if err != nil || ts.Shield != nil {
+		return err
+	}
+	var p plan
+	p.add(to, 0, carried(fs.Shield, from, why, l.now().UTC()))
+	if err := l.append(ctx, p); err != nil {
+		return err
+	}
+	l.idx.apply(to, p.per[to].batch)
+	return nil
 }
 
 func (l *Linker) markMerged(ctx context.Context, abs, surv ref, d child.Decision) error {
@@ -154,6 +200,10 @@ func (l *Linker) completeMerges(ctx context.Context) error {
 		}
 		if st.MergedInto == "" {
 			if err := l.markMerged(ctx, ref(r), c.mergedInto, child.Decision{By: ByLinker, Reason: "completing an interrupted merge"}); err != nil {
+				return err
+			}
+			surv := l.idx.children[l.idx.resolve(c.mergedInto)].id
+			if err := l.carryShield(ctx, c.id, surv, "merge"); err != nil {
 				return err
 			}
 		}
@@ -239,6 +289,19 @@ func (l *Linker) Split(ctx context.Context, from uuid.UUID, keys []record.Source
 		moved = append(moved, k)
 	}
 	destEvents = append(destEvents, child.Event{Type: child.TypeNotLinked, At: now, NotLinked: &child.NotLinked{Other: from.String(), Decision: d}})
+	// Records that leave a shielded child stay behind its shield: the
+	// other child is shielded in the same message that gives it them.
+	if state.Shield != nil {
+		ds := child.NewState(to.String())
+		if len(destEvents) == 0 || destEvents[0].Type != child.TypeRegistered {
+			if ds, _, err = LoadChild(ctx, l.js, to); err != nil {
+				return uuid.Nil, err
+			}
+		}
+		if ds.Shield == nil {
+			destEvents = append(destEvents, carried(state.Shield, from, "split", now))
+		}
+	}
 	var p plan
 	p.add(to, 0, destEvents...)
 	p.add(from, 0,
@@ -250,6 +313,10 @@ func (l *Linker) Split(ctx context.Context, from uuid.UUID, keys []record.Source
 	}
 	for _, id := range p.order {
 		l.idx.apply(id, p.per[id].batch)
+	}
+	// A shield applied to the origin while the split was being decided.
+	if err := l.carryShield(ctx, from, to, "split"); err != nil {
+		return uuid.Nil, err
 	}
 	return to, nil
 }

@@ -32,7 +32,7 @@ func linksCmd(v *viper.Viper) *cobra.Command {
 				defer f.Close()
 				w = f
 			}
-			n, err := directory.NewStore(pool).ExportLinks(cmd.Context(), w)
+			n, err := directory.NewStore(pool).ExportLinks(cmd.Context(), w, false)
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ type Rule struct {
 }
 
 // readers may search for children and open their records.
-var readers = []string{RolePractitioner, RoleShield, RoleSteward}
+var readers = []string{RolePractitioner, RoleShield, RoleSteward, RoleChildProtection}
 
 // Routes is every HTTP route of the hub, keyed by its ServeMux pattern, with
 // who may call it. A route missing here is refused to everyone: adding a
@@ -51,6 +51,9 @@ var Routes = map[string]Rule{
 	"DELETE /v1/children/{id}/shield":    {Audience: Staff, Roles: []string{RoleShield}},
 	"POST /v1/children/{id}/shield/lift": {Audience: Staff, Roles: []string{RoleShield}},
 	"GET /v1/shields/due":                {Audience: Staff, Roles: []string{RoleShield}},
+	"GET /v1/shields/reveals":            {Audience: Staff, Roles: []string{RoleShield}},
+	"POST /v1/children/{id}/reveal":      {Audience: Staff, Roles: []string{RoleChildProtection}},
+	"DELETE /v1/children/{id}/reveal":    {Audience: Staff, Roles: []string{RoleChildProtection}},
 	"POST /v1/children/{id}/involvement": {Audience: Staff, Roles: []string{RolePractitioner}},
 
 	// The capability statement describes the API and holds no data.

@@ -11,7 +11,14 @@ const (
 	RoleSteward      = "data-steward"
 	RoleAuditor      = "auditor"
 	RoleAdmin        = "administrator"
+	// RoleChildProtection may reveal one shielded record at a time under
+	// break-glass: with a stated reason, a warning, an event and an audit
+	// entry. It does not see shielded records otherwise.
+	RoleChildProtection = "child-protection"
 )
+
+// Roles lists every role, for validating what an administrator grants.
+var Roles = []string{RolePractitioner, RoleShield, RoleSteward, RoleAuditor, RoleAdmin, RoleChildProtection}
 
 // Viewer is an authenticated, currently eligible user of the hub.
 type Viewer struct {
@@ -19,6 +26,9 @@ type Viewer struct {
 	Name         string   `json:"name"` // for contact details shown to others, never for logs
 	Organisation string   `json:"organisation,omitempty"`
 	Roles        []string `json:"roles"`
+	// Revealed is the child whose shielded record this viewer has open under
+	// a break-glass reveal for this request; only the reveal check sets it.
+	Revealed string `json:"-"`
 }
 
 // Has reports whether the viewer holds role.

@@ -22,6 +22,8 @@ const (
 	ActRefused      = "refused"         // a request the access policy turned away
 	ActRegistry     = "registry-change" // an administrator changed the register
 	ActAuditQuery   = "audit-query"     // an auditor read the trail
+	ActReveal       = "break-glass-reveal"
+	ActRevealEnd    = "break-glass-end"
 )
 
 // Outcomes.

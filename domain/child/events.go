@@ -32,6 +32,7 @@ type Event struct {
 	Withdrawn  *Withdrawn    `json:"withdrawn,omitempty"`
 	Shield     *Shield       `json:"shield,omitempty"`
 	Lifted     *ShieldLifted `json:"lifted,omitempty"`
+	Revealed   *Revealed     `json:"revealed,omitempty"`
 
 	Involvement *InvolvementIndicated `json:"involvement,omitempty"`
 
@@ -117,6 +118,28 @@ type Shield struct {
 	ReasonCategory  string `json:"reason_category"`   // e.g. domestic-violence, witness-protection, adoption
 	ReviewDate      string `json:"review_date"`       // YYYY-MM-DD
 	Contact         string `json:"contact"`           // whom an ordinary user should contact
+	// CarriedFrom names the child whose shield this is when the hub carried
+	// it over in a merge or split: the shield belongs to the child, not to
+	// one of its records, so it follows the child's records wherever they go.
+	CarriedFrom string `json:"carried_from,omitempty"`
+	// CarriedBy is the decision that carried it (a merge or split).
+	CarriedBy string `json:"carried_by,omitempty"`
+}
+
+// TypeShieldRevealed is a break-glass reveal: a child-protection
+// practitioner saw a shielded record in full, for a stated reason.
+const TypeShieldRevealed = "shield.revealed"
+
+// TypeRevealEnded: the practitioner left the revealed record before the
+// reveal ran out. Its payload is a Revealed whose Until is when it ended.
+const TypeRevealEnded = "shield.reveal-ended"
+
+// Revealed records a break-glass reveal. It is on the child's own stream so
+// the reveal is part of the child's history, whoever later reads it.
+type Revealed struct {
+	PractitionerID string    `json:"practitioner_id"`
+	Reason         string    `json:"reason"`
+	Until          time.Time `json:"until"`
 }
 
 // ShieldLifted ends a shield.

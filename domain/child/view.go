@@ -78,9 +78,13 @@ type View struct {
 	Involvements  []Fact[record.Involvement] `json:"involvements,omitempty"`
 	CAF           *Fact[record.CAF]          `json:"caf,omitempty"`
 	Shield        *Shield                    `json:"shield,omitempty"`
-	Notice        *Notice                    `json:"notice,omitempty"` // set by the access policy only
-	Sources       []SourceSummary            `json:"sources"`
-	UpdatedAt     time.Time                  `json:"updated_at"`
+	// Guard is set by the directory, never by Survive, while the child may be
+	// a duplicate of a shielded child (an open review task pairs them): until
+	// a steward decides, the child is treated as shielded.
+	Guard     *Guard          `json:"guard,omitempty"`
+	Notice    *Notice         `json:"notice,omitempty"` // set by the access policy only
+	Sources   []SourceSummary `json:"sources"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // SourceSummary lists a contributing source record.

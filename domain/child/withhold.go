@@ -36,6 +36,11 @@ func (v View) WithSources(f func(record.SourceKey) record.SourceKey) View {
 		n := *v.Notice
 		out.Notice = &n
 	}
+	if v.Guard != nil {
+		g := *v.Guard
+		g.Candidates = append([]string(nil), v.Guard.Candidates...)
+		out.Guard = &g
+	}
 	out.Sources = make([]SourceSummary, 0, len(v.Sources))
 	seen := map[record.SourceKey]bool{}
 	for _, s := range v.Sources {

@@ -25,7 +25,7 @@ const (
 )
 
 // Roles a practitioner may hold on the hub.
-var Roles = []string{access.RolePractitioner, access.RoleShield, access.RoleSteward, access.RoleAuditor, access.RoleAdmin}
+var Roles = access.Roles
 
 // Vetting is the latest security check on record.
 type Vetting struct {

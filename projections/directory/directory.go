@@ -67,7 +67,7 @@ func (p *Projection) Rebuild(ctx context.Context) error {
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	for _, q := range []string{
-		"truncate directory, directory_sources, " + strings.Join(linkageTables, ", "),
+		"truncate directory, directory_sources, shield_reveals, " + strings.Join(linkageTables, ", "),
 		"delete from checkpoints where name = '" + Name + "'",
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -174,6 +174,9 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint
 			return 0, fmt.Errorf("directory: write linkage: %w", err)
 		}
 	}
+	if err := updateGuards(ctx, tx, ids); err != nil {
+		return 0, err
+	}
 	if err := postgres.SaveCheckpoint(ctx, tx, Name, natsjs.StreamChildren, last); err != nil {
 		return 0, err
 	}
@@ -212,7 +215,7 @@ func loadStates(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]
 func writeChildren(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[uuid.UUID]*touched, owners map[record.SourceKey]uuid.UUID, rules child.Rules) error {
 	for _, q := range []string{
 		`create temp table if not exists stage_directory as select ` + strings.Join(rowColumns, ", ") + ` from directory limit 0`,
-		`create temp table if not exists stage_sources (agency text, system text, record_id text, child_id uuid, withdrawn boolean)`,
+		`create temp table if not exists stage_sources (agency text, system text, record_id text, child_id uuid, withdrawn boolean, sensitive boolean)`,
 		`truncate stage_directory, stage_sources`,
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -234,12 +237,12 @@ func writeChildren(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[u
 		if ss == nil {
 			continue // moved on again later in the batch
 		}
-		links = append(links, []any{k.Agency, k.System, k.RecordID, id, ss.Withdrawn})
+		links = append(links, []any{k.Agency, k.System, k.RecordID, id, ss.Withdrawn, statesSensitive(ss)})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_directory"}, rowColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("directory: stage rows: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_sources"}, []string{"agency", "system", "record_id", "child_id", "withdrawn"}, pgx.CopyFromRows(links)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_sources"}, []string{"agency", "system", "record_id", "child_id", "withdrawn", "sensitive"}, pgx.CopyFromRows(links)); err != nil {
 		return fmt.Errorf("directory: stage links: %w", err)
 	}
 	set := make([]string, 0, len(rowColumns))
@@ -251,13 +254,27 @@ func writeChildren(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[u
 		on conflict (child_id) do update set `+strings.Join(set, ", ")+`, updated_at = now()`); err != nil {
 		return fmt.Errorf("directory: write rows: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `insert into directory_sources (agency, system, record_id, child_id, withdrawn)
-		select agency, system, record_id, child_id, withdrawn from stage_sources
-		on conflict (agency, system, record_id) do update set child_id = excluded.child_id, withdrawn = excluded.withdrawn
-		where (directory_sources.child_id, directory_sources.withdrawn) is distinct from (excluded.child_id, excluded.withdrawn)`); err != nil {
+	if _, err := tx.Exec(ctx, `insert into directory_sources (agency, system, record_id, child_id, withdrawn, sensitive)
+		select agency, system, record_id, child_id, withdrawn, sensitive from stage_sources
+		on conflict (agency, system, record_id) do update set child_id = excluded.child_id, withdrawn = excluded.withdrawn,
+			sensitive = directory_sources.sensitive or excluded.sensitive
+		where (directory_sources.child_id, directory_sources.withdrawn, directory_sources.sensitive)
+		  is distinct from (excluded.child_id, excluded.withdrawn, directory_sources.sensitive or excluded.sensitive)`); err != nil {
 		return fmt.Errorf("directory: write links: %w", err)
 	}
 	return nil
+}
+
+// statesSensitive reports whether the source states a sensitive service.
+// Once it has, the source stays marked (see the upsert): a later statement
+// without the service does not make its system safe to name.
+func statesSensitive(ss *child.SourceState) bool {
+	for _, in := range ss.Child.Involvements {
+		if in.Sensitive() {
+			return true
+		}
+	}
+	return false
 }
 
 // claimedSources lists the source records an event puts on its child.

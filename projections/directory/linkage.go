@@ -27,6 +27,15 @@ func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 		b.Queue(`insert into review_tasks (task_id, child_id, candidate_id, source_agency, source_system, source_record_id, score, evidence, requested_at)
 			values ($1,$2,$3,nullif($4,''),nullif($5,''),nullif($6,''),$7,$8::jsonb,$9) on conflict (task_id) do nothing`,
 			int64(seq), id, cand, r.Source.Agency, r.Source.System, r.Source.RecordID, r.Score, evidence, e.At)
+	case child.TypeShieldRevealed:
+		if r := e.Revealed; r != nil {
+			b.Queue(`insert into shield_reveals (seq, child_id, practitioner_id, reason, revealed_at, until)
+				values ($1,$2,$3,$4,$5,$6) on conflict do nothing`, int64(seq), id, r.PractitionerID, r.Reason, e.At, r.Until)
+		}
+	case child.TypeRevealEnded:
+		if r := e.Revealed; r != nil {
+			b.Queue(`update shield_reveals set until = $3 where child_id = $1 and practitioner_id = $2 and until > $3`, id, r.PractitionerID, r.Until)
+		}
 	case child.TypeNotLinked:
 		other, err := uuid.Parse(e.NotLinked.Other)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"contactpoint/domain/access"
 	"contactpoint/domain/child"
 )
 
@@ -115,6 +116,9 @@ func (c Criteria) Query() (string, []any) {
 	return q, args
 }
 
+// likeEscaper makes typed text match itself in a LIKE pattern.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // queries holds the SQL of each shape of search seen: building it costs
 // more than the database takes to run it, and there are only a few shapes.
 var queries sync.Map // shape -> string
@@ -123,9 +127,9 @@ var queries sync.Map // shape -> string
 // not given), and what else changes the SQL. Two searches of one shape run
 // the same SQL with different arguments.
 type shape struct {
-	family, given, birth, from, to, gender, postcode, nhs, upn string
-	seeShielded                                                bool
-	cap                                                        int
+	family, given, givenLike, birth, from, to, gender, postcode, nhs, upn string
+	seeShielded                                                           bool
+	cap                                                                   int
 }
 
 // shape numbers the criteria given, always in the same order.
@@ -138,6 +142,7 @@ func (c Criteria) shape() (shape, []any) {
 	}
 	if g := strings.ToLower(strings.TrimSpace(c.Given)); g != "" {
 		arg(&sh.given, g)
+		arg(&sh.givenLike, likeEscaper.Replace(g))
 	}
 	date := func(dst *string, s string) {
 		if s != "" {
@@ -164,13 +169,21 @@ func (c Criteria) shape() (shape, []any) {
 }
 
 func (sh shape) sql() string {
-	// Previous names are hidden on a shielded child; matching on them
-	// would tell an ordinary viewer who the child used to be.
+	// A search on a field a restricted child hides from this viewer must
+	// not match it (domain/access decides which): matching on previous
+	// names would tell an ordinary viewer who the child used to be, on a
+	// postcode where the child lives. `shielded` is the projection's
+	// restricted flag: shielded, or a possible duplicate of a shielded child.
+	viewer := access.Viewer{}
+	if sh.seeShielded {
+		viewer.Roles = []string{access.RoleShield}
+	}
+	hidden := func(field string) bool { return !access.MayMatchRestricted(viewer, field) }
 	prevOK := "true"
-	if !sh.seeShielded {
+	if hidden(access.FieldPreviousNames) {
 		prevOK = "not shielded"
 	}
-	cols := []string{"view"}
+	cols := []string{"view", "guard"}
 	score := []string{"0"}
 	// With an exact date of birth or postcode the index has already cut
 	// the candidates to a handful, so an edit-distance test (which no index
@@ -211,7 +224,9 @@ func (sh shape) sql() string {
 	if a := sh.given; a != "" {
 		sim, dmEq := name("given_name", "given_dm", a, 0.5, 0.6)
 		// A short form typed for a full name ("oli" for "olivia").
-		current[len(current)-1] += fmt.Sprintf(" or given_name like %s || '%%'", a)
+		// The typed text is matched literally: % and _ in it are not
+		// wildcards (the argument arrives escaped, see shape).
+		current[len(current)-1] += fmt.Sprintf(" or given_name like %s || '%%' escape '\\'", sh.givenLike)
 		cols = append(cols, sim, dmEq)
 	} else {
 		cols = append(cols, "0::real", "false")
@@ -231,9 +246,7 @@ func (sh shape) sql() string {
 	}
 	if sh.postcode != "" {
 		where = append(where, "postcode = "+sh.postcode)
-		if !sh.seeShielded {
-			// A postcode search must not reveal that a shielded child
-			// lives there.
+		if hidden(access.FieldPostcode) {
 			where = append(where, "not shielded")
 		}
 	}
@@ -288,13 +301,16 @@ func (s *Store) Search(ctx context.Context, c Criteria) ([]Hit, error) {
 	defer rows.Close()
 	var out []Hit
 	for rows.Next() {
-		var raw []byte
+		var raw, guard []byte
 		var m match
 		var h Hit
-		if err := rows.Scan(&raw, &m.famSim, &m.famDM, &m.famPrev, &m.givSim, &m.givDM, &h.Score); err != nil {
+		if err := rows.Scan(&raw, &guard, &m.famSim, &m.famDM, &m.famPrev, &m.givSim, &m.givDM, &h.Score); err != nil {
 			return nil, fmt.Errorf("search directory: %w", err)
 		}
 		if err := json.Unmarshal(raw, &h.View); err != nil {
+			return nil, fmt.Errorf("search directory: %w", err)
+		}
+		if err := attachGuard(&h.View, guard); err != nil {
 			return nil, fmt.Errorf("search directory: %w", err)
 		}
 		h.Reasons = m.reasons(c)
@@ -361,13 +377,13 @@ func (m match) reasons(c Criteria) []string {
 // Get returns one child's view.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (child.View, error) {
 	var v child.View
-	var raw []byte
+	var raw, guard []byte
 	// An absorbed child's id leads to the survivor (merges can chain).
 	err := s.pool.QueryRow(ctx, `with recursive chain(id, next, depth) as (
 			select child_id, merged_into, 0 from directory where child_id = $1
 			union all
 			select d.child_id, d.merged_into, c.depth + 1 from directory d join chain c on d.child_id = c.next where c.depth < 32)
-		select d.view from chain c join directory d on d.child_id = c.id where c.next is null`, id).Scan(&raw)
+		select d.view, d.guard from chain c join directory d on d.child_id = c.id where c.next is null`, id).Scan(&raw, &guard)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, ErrNotFound
 	}
@@ -375,6 +391,9 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (child.View, error) {
 		return v, fmt.Errorf("get child: %w", err)
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("get child: %w", err)
+	}
+	if err := attachGuard(&v, guard); err != nil {
 		return v, fmt.Errorf("get child: %w", err)
 	}
 	return v, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"time"
 
@@ -27,6 +28,19 @@ type ReviewTask struct {
 	DecidedBy   string          `json:"decided_by,omitempty"`
 	DecidedAt   *time.Time      `json:"decided_at,omitempty"`
 	Reason      string          `json:"reason,omitempty"`
+	// Shielded is set, and Source and Evidence withheld, when either child
+	// is restricted and the viewer lacks the shield role.
+	Shielded bool   `json:"shielded,omitempty"`
+	Contact  string `json:"contact,omitempty"`
+}
+
+// Withhold reduces the task to what a viewer without the shield role may
+// see of a task about a restricted child: the ids, the score, its state,
+// and whom to contact. The source record and the evidence (which compares
+// addresses, schools and carers) are not shown.
+func (t ReviewTask) Withhold(contact string) ReviewTask {
+	return ReviewTask{ID: t.ID, ChildID: t.ChildID, CandidateID: t.CandidateID, Score: t.Score, RequestedAt: t.RequestedAt,
+		Status: t.Status, DecidedBy: t.DecidedBy, DecidedAt: t.DecidedAt, Shielded: true, Contact: contact}
 }
 
 // SourceRef names a source record.
@@ -113,35 +127,64 @@ func (s *Store) ReviewCounts(ctx context.Context) (map[string]int, error) {
 
 // ExportLinks writes agency, system, source record id and child id of every
 // source record as CSV, ordered so two exports compare line by line.
-func (s *Store) ExportLinks(ctx context.Context, w io.Writer) (int, error) {
-	rows, err := s.pool.Query(ctx, `select agency, system, record_id, child_id, withdrawn from directory_sources order by agency, system, record_id`)
+//
+// For a viewer without the shield role (seeShielded false) a restricted
+// child's source records are withheld: the child appears once, at the end,
+// with its id and "withheld" alone, so the export says neither which
+// systems hold the child nor under which record ids. The system and record
+// id of a source that stated a sensitive service are never written, for
+// any viewer: they would name the service.
+func (s *Store) ExportLinks(ctx context.Context, w io.Writer, seeShielded bool) (int, error) {
+	rows, err := s.pool.Query(ctx, `select s.agency, s.system, s.record_id, s.child_id, s.withdrawn, s.sensitive,
+			coalesce(d.shielded, false)
+		from directory_sources s left join directory d on d.child_id = s.child_id
+		order by s.agency, s.system, s.record_id`)
 	if err != nil {
 		return 0, fmt.Errorf("export links: %w", err)
 	}
 	defer rows.Close()
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"agency", "system", "record_id", "child_id", "withdrawn"}); err != nil {
+	if err := cw.Write([]string{"agency", "system", "record_id", "child_id", "withdrawn", "shielded"}); err != nil {
 		return 0, err
 	}
 	n := 0
+	withheld := map[uuid.UUID]bool{}
 	for rows.Next() {
 		var a, sys, rid string
 		var id uuid.UUID
-		var wd bool
-		if err := rows.Scan(&a, &sys, &rid, &id, &wd); err != nil {
+		var wd, sensitive, restricted bool
+		if err := rows.Scan(&a, &sys, &rid, &id, &wd, &sensitive, &restricted); err != nil {
 			return n, fmt.Errorf("export links: %w", err)
+		}
+		if restricted && !seeShielded {
+			withheld[id] = true
+			continue
+		}
+		if sensitive {
+			sys, rid = "withheld", "withheld"
 		}
 		// A leading =, +, - or @ would make a spreadsheet run the cell as a
 		// formula; source ids come from agencies, so neutralise them.
-		if err := cw.Write([]string{safeCell(a), safeCell(sys), safeCell(rid), id.String(), strconv.FormatBool(wd)}); err != nil {
+		if err := cw.Write([]string{safeCell(a), safeCell(sys), safeCell(rid), id.String(), strconv.FormatBool(wd), strconv.FormatBool(restricted)}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	ids := make([]string, 0, len(withheld))
+	for id := range withheld {
+		ids = append(ids, id.String())
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if err := cw.Write([]string{"withheld", "withheld", "withheld", id, "", "true"}); err != nil {
 			return n, err
 		}
 		n++
 	}
 	cw.Flush()
-	if err := rows.Err(); err != nil {
-		return n, err
-	}
 	return n, cw.Error()
 }
 

@@ -17,7 +17,7 @@ import (
 // rowColumns are the directory columns one child's row writes, in the
 // order directoryRow returns their values.
 var rowColumns = []string{"child_id", "family_name", "given_name", "birth_date", "gender", "postcode", "nhs_number", "upn",
-	"names", "state", "view", "last_seq", "shielded", "shield_review", "status", "merged_into"}
+	"names", "state", "view", "last_seq", "shielded", "shield_review", "status", "merged_into", "shield_own", "shield_contact"}
 
 // directoryRow derives a child's directory row from its state: the view by
 // survivorship and the search columns from the view.
@@ -58,13 +58,17 @@ func directoryRow(id uuid.UUID, st *child.State, lastSeq uint64, rules child.Rul
 		upn = &v.UPN.Value
 	}
 	shielded, review := shieldColumns(st)
+	var contact *string
+	if st.Shield != nil {
+		contact = &st.Shield.Contact
+	}
 	status, mergedInto := "active", (*uuid.UUID)(nil)
 	if st.MergedInto != "" {
 		if s, err := uuid.Parse(st.MergedInto); err == nil {
 			status, mergedInto = "merged", &s
 		}
 	}
-	return []any{id, family, given, birth, gender, postcode, nhs, upn, strings.Join(names, " | "), stateJSON, viewJSON, int64(lastSeq), shielded, review, status, mergedInto}, nil
+	return []any{id, family, given, birth, gender, postcode, nhs, upn, strings.Join(names, " | "), stateJSON, viewJSON, int64(lastSeq), shielded, review, status, mergedInto, shielded, contact}, nil
 }
 
 // BulkLoad writes children straight into an empty directory with COPY,
