@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"contactpoint/adapters/httpjson"
+	"contactpoint/adapters/parked"
 	"contactpoint/adapters/web"
 	"contactpoint/app/intake"
 	"contactpoint/domain/audit"
@@ -57,6 +58,9 @@ type Server struct {
 	Now      func() time.Time // nil is time.Now
 	// Feeds serves file upload and the quarantine; nil answers them 503.
 	Feeds *Feeds
+	// Parked lists parked messages and counts them for /metrics; nil
+	// answers the list 503.
+	Parked *parked.Store
 }
 
 // Handler returns the routes.
@@ -90,6 +94,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /fhir/metadata", s.fhirMetadata)
 	mux.HandleFunc("GET /fhir/Patient", s.fhirSearch)
 	mux.HandleFunc("GET /fhir/Patient/{id}", s.fhirRead)
+	s.registerParked(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	if s.Audit == nil {
 		s.Audit = audit.Discard{}

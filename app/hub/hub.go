@@ -17,6 +17,7 @@ import (
 
 	"contactpoint/adapters/httpapi"
 	"contactpoint/adapters/natsjs"
+	"contactpoint/adapters/parked"
 	"contactpoint/adapters/postgres"
 	"contactpoint/app/childlog"
 	"contactpoint/app/intake"
@@ -93,7 +94,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	h.Intake = intake.New(intakeJS, v)
-	h.Linker = linker.New(linkerJS, h.DB, log, linker.DefaultConfig())
+	lcfg := linker.DefaultConfig()
+	// The key of new children's ids: one for the deployment, in the
+	// database beside the linker's checkpoint that it must agree with.
+	if lcfg.IDKey, err = postgres.Secret(ctx, h.DB, linker.IDKeyName, linker.IDKeySize); err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.Linker = linker.New(linkerJS, h.DB, log, lcfg)
 	h.Dir = directory.New(h.NATS.JS, h.DB, log, child.DefaultRules())
 	h.Store = directory.NewStore(h.DB)
 
@@ -121,7 +129,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	}
 
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
-		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}, Feeds: h.Feeds.HTTP}
+		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB)}
 	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	if cfg.HTTPAddr != "" {
 		if h.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

@@ -8,7 +8,9 @@ package linker
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/natsjs"
+	"contactpoint/adapters/parked"
 	"contactpoint/adapters/postgres"
 	"contactpoint/domain/child"
 	"contactpoint/domain/match"
@@ -40,10 +43,20 @@ const ByLinker = "linker"
 // ErrNotReady is returned by commands while the linker rebuilds its index.
 var ErrNotReady = errors.New("the linker is starting; try again shortly")
 
-// Config holds the matching parameters.
+// IDKeyName is the linker's row in hub_secrets: the key of ChildID.
+const IDKeyName = "child-id"
+
+// IDKeySize is the size of a generated ChildID key in bytes.
+const IDKeySize = 32
+
+// Config holds the matching parameters and the child id key.
 type Config struct {
 	Weights    match.Weights
 	Thresholds match.Thresholds
+	// IDKey keys ChildID. Every instance and every restart must use the
+	// same one, so that re-deciding a record names the same child: the hub
+	// passes the one in hub_secrets. Empty: Run reads (or makes) that one.
+	IDKey []byte
 }
 
 // DefaultConfig uses the documented default weights and thresholds.
@@ -65,7 +78,28 @@ type Linker struct {
 	ready bool
 
 	decided, scored atomic.Int64
+
+	// suspects are FEEDS messages that failed alone with the database and
+	// event log answering: the next pass parks them instead of deciding
+	// them. aloneUntil makes the next pass decide one message at a time up
+	// to that sequence, to find which message of a failed batch is to blame.
+	// Both live as long as the linker, across the runs of its supervisor.
+	suspects   map[uint64]parked.Reason
+	aloneUntil uint64
 }
+
+// failure is a failed run of feed messages first..last, for Run to tell an
+// outage from a poison message.
+type failure struct {
+	first, last uint64
+	cause       error
+}
+
+func (f *failure) Error() string {
+	return fmt.Sprintf("feed seq %d-%d: %v", f.first, f.last, f.cause)
+}
+
+func (f *failure) Unwrap() error { return f.cause }
 
 // Stats counts the feed records decided and the candidate children scored
 // since the linker was made: their ratio is the blocking's cost per record.
@@ -76,17 +110,59 @@ func (l *Linker) Stats() Stats { return Stats{Decided: l.decided.Load(), Scored:
 
 // New returns a linker.
 func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, cfg Config) *Linker {
-	return &Linker{js: js, pool: pool, log: log, cfg: cfg, now: time.Now, BatchSize: 1000}
+	return &Linker{js: js, pool: pool, log: log, cfg: cfg, now: time.Now, BatchSize: 1000, suspects: map[uint64]parked.Reason{}}
 }
 
 // Run rebuilds the index from CHILDREN, then links FEEDS from the linker's
 // checkpoint until ctx ends or the event log fails. A failed run loses
 // nothing: run it again and it resumes from its checkpoint.
+//
+// A message that cannot be linked does not stop it. One that does not
+// decode or lacks what linking needs is parked as it is met. When a batch
+// fails otherwise while PostgreSQL and NATS answer, Run rebuilds the index
+// (the failed decisions may have half changed it) and takes the batch again
+// one message at a time; a message that fails alone is parked on the next
+// pass. While either does not answer, nothing is parked: Run returns the
+// error and its supervisor retries from the checkpoint.
 func (l *Linker) Run(ctx context.Context) error {
+	if len(l.cfg.IDKey) == 0 {
+		key, err := postgres.Secret(ctx, l.pool, IDKeyName, IDKeySize)
+		if err != nil {
+			return fmt.Errorf("linker: %w", err)
+		}
+		l.cfg.IDKey = key
+	}
+	for {
+		err := l.run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var f *failure
+		if !errors.As(err, &f) || !parked.Poisoned(ctx, l.pool, l.js, f.cause) {
+			return fmt.Errorf("linker: %w", err)
+		}
+		l.mu.Lock()
+		if f.first == f.last {
+			if _, again := l.suspects[f.first]; again {
+				// Parking it failed too: not the message's doing.
+				l.mu.Unlock()
+				return fmt.Errorf("linker: %w", err)
+			}
+			l.suspects[f.first] = parked.ReasonOf(f.cause)
+		} else {
+			l.aloneUntil = max(l.aloneUntil, f.last)
+		}
+		l.mu.Unlock()
+		l.log.Warn("linker: feed messages failed; rebuilding the index to retry them one at a time",
+			"from_feed_seq", f.first, "to_feed_seq", f.last, "reason", parked.ReasonOf(f.cause).Kind)
+	}
+}
+
+func (l *Linker) run(ctx context.Context) error {
 	l.mu.Lock()
 	l.ready = false
 	l.mu.Unlock()
-	idx, err := RebuildIndex(ctx, l.js)
+	idx, skipped, err := rebuildIndex(ctx, l.js)
 	if err != nil {
 		return err
 	}
@@ -102,35 +178,69 @@ func (l *Linker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	l.log.Info("linker started", "children", idx.Children(), "from_feed_seq", from+1)
-	err = natsjs.Follow(ctx, l.js, natsjs.StreamFeeds, from+1, 0, l.BatchSize, func(msgs []jetstream.Msg) error {
+	l.log.Info("linker started", "children", idx.Children(), "from_feed_seq", from+1, "children_messages_passed_over", skipped)
+	return natsjs.Follow(ctx, l.js, natsjs.StreamFeeds, from+1, 0, l.BatchSize, func(msgs []jetstream.Msg) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.process(ctx, msgs)
-	})
-	if ctx.Err() != nil {
+		if first, err := feedSeq(msgs[0]); err != nil || first > l.aloneUntil {
+			return l.process(ctx, msgs)
+		}
+		for i := range msgs {
+			if err := l.process(ctx, msgs[i:i+1]); err != nil {
+				return err
+			}
+		}
 		return nil
+	})
+}
+
+func feedSeq(m jetstream.Msg) (uint64, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0, fmt.Errorf("linker: %w", err)
 	}
-	return fmt.Errorf("linker: %w", err)
+	return md.Sequence.Stream, nil
 }
 
 // RebuildIndex builds the linker's index from the CHILDREN stream alone.
 func RebuildIndex(ctx context.Context, js jetstream.JetStream) (*Index, error) {
+	idx, _, err := rebuildIndex(ctx, js)
+	return idx, err
+}
+
+// rebuildIndex also counts the messages it passed over: those the
+// directory parks, which hold nothing the index could use.
+func rebuildIndex(ctx context.Context, js jetstream.JetStream) (*Index, int, error) {
 	idx := NewIndex()
+	skipped := 0
 	err := ReadChildren(ctx, js, 1, func(seq uint64, id uuid.UUID, b child.Batch) error {
-		idx.apply(id, b)
+		if parked.Safely(func() error { idx.apply(id, b); return nil }) != nil {
+			skipped++
+			return nil
+		}
 		idx.children[idx.ref(id)].lastSeq = seq
 		return nil
+	}, func(seq uint64, subject string) {
+		skipped++
+		// The child's stream has moved on even so: appends to it expect
+		// this sequence. An unknown child gets no entry from a bad message.
+		if id, ok := subjectChild(subject); ok {
+			if r, ok := idx.refs[id]; ok {
+				idx.children[r].lastSeq = seq
+			}
+		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return idx, nil
+	return idx, skipped, nil
 }
 
 // ReadChildren calls fn for every message of CHILDREN from seq `from` to the
-// stream's end as it stood when called.
-func ReadChildren(ctx context.Context, js jetstream.JetStream, from uint64, fn func(seq uint64, id uuid.UUID, b child.Batch) error) error {
+// stream's end as it stood when called. A message that DecodeChildMsg
+// refuses is passed over (the directory parks it), reported to each of
+// skip when given.
+func ReadChildren(ctx context.Context, js jetstream.JetStream, from uint64, fn func(seq uint64, id uuid.UUID, b child.Batch) error, skip ...func(seq uint64, subject string)) error {
 	last, err := natsjs.LastSeq(ctx, js, natsjs.StreamChildren)
 	if err != nil {
 		return fmt.Errorf("read CHILDREN: %w", err)
@@ -146,7 +256,10 @@ func ReadChildren(ctx context.Context, js jetstream.JetStream, from uint64, fn f
 			}
 			id, b, err := DecodeChildMsg(m.Subject(), m.Data())
 			if err != nil {
-				return fmt.Errorf("read CHILDREN seq %d: %w", md.Sequence.Stream, err)
+				for _, s := range skip {
+					s(md.Sequence.Stream, m.Subject())
+				}
+				continue
 			}
 			if err := fn(md.Sequence.Stream, id, b); err != nil {
 				return err
@@ -154,19 +267,6 @@ func ReadChildren(ctx context.Context, js jetstream.JetStream, from uint64, fn f
 		}
 		return nil
 	})
-}
-
-// DecodeChildMsg decodes a CHILDREN message.
-func DecodeChildMsg(subject string, data []byte) (uuid.UUID, child.Batch, error) {
-	var b child.Batch
-	id, err := uuid.Parse(strings.TrimPrefix(subject, "children."))
-	if err != nil {
-		return id, b, fmt.Errorf("subject %q: %w", subject, err)
-	}
-	if err := json.Unmarshal(data, &b); err != nil {
-		return id, b, fmt.Errorf("decode events: %w", err)
-	}
-	return id, b, nil
 }
 
 // plan gathers, for one batch of feed records, the events for each child in
@@ -209,50 +309,122 @@ type bridge struct {
 // process links a batch of feed messages: decide each in order against the
 // index (updated as it goes, so records in one batch see each other), append
 // one message per child, merge the children the batch showed to be one, and
-// move the checkpoint.
+// move the checkpoint, parking in the same transaction the messages that
+// cannot be linked. A failure other than the context's is a *failure, for
+// Run to judge.
 func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
-	var p plan
-	var bridges []bridge
-	var lastFeed uint64
-	for _, m := range msgs {
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("linker: %w", err)
-		}
-		seq := md.Sequence.Stream
-		lastFeed = seq
-		var rec record.Record
-		if err := json.Unmarshal(m.Data(), &rec); err != nil {
-			// FEEDS holds only validated records; one that does not decode is
-			// a bug to see, not a reason to stop linking everyone else.
-			l.log.Error("linker: undecodable FEEDS message skipped", "feed_seq", seq, "err", err)
-			continue
-		}
-		hash := m.Headers().Get(natsjs.HeaderHash)
-		if hash == "" {
-			hash = child.ContentHash(&rec)
-		}
-		bridges = append(bridges, l.decide(&p, &rec, hash, seq, md.Timestamp)...)
-	}
-	l.decided.Add(int64(len(msgs)))
-	if err := l.append(ctx, p); err != nil {
+	first, err := feedSeq(msgs[0])
+	if err != nil {
 		return err
 	}
-	if err := l.resolveBridges(ctx, bridges); err != nil {
+	var last uint64
+	var parks []parked.Message
+	err = parked.Safely(func() error {
+		var err error
+		last, parks, err = l.link(ctx, msgs)
 		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var f *failure
+		if errors.As(err, &f) {
+			return err
+		}
+		last, _ := feedSeq(msgs[len(msgs)-1])
+		return &failure{first: first, last: max(first, last), cause: err}
 	}
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("linker checkpoint: %w", err)
+		return &failure{first, last, fmt.Errorf("linker checkpoint: %w", err)}
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after commit this is a no-op
 	if err := postgres.AsyncCommit(ctx, tx); err != nil {
-		return err
+		return &failure{first, last, err}
 	}
-	if err := postgres.SaveCheckpoint(ctx, tx, CheckpointName, natsjs.StreamFeeds, lastFeed); err != nil {
-		return err
+	for _, pm := range parks {
+		if err := parked.Park(ctx, tx, pm); err != nil {
+			return &failure{first, last, err}
+		}
 	}
-	return tx.Commit(ctx)
+	if err := postgres.SaveCheckpoint(ctx, tx, CheckpointName, natsjs.StreamFeeds, last); err != nil {
+		return &failure{first, last, err}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return &failure{first, last, fmt.Errorf("linker checkpoint: %w", err)}
+	}
+	for _, pm := range parks {
+		delete(l.suspects, pm.Seq)
+		parked.Logged(l.log, pm)
+	}
+	return nil
+}
+
+// link decides and appends a batch; it returns the batch's last sequence
+// and the messages to park with the checkpoint.
+func (l *Linker) link(ctx context.Context, msgs []jetstream.Msg) (uint64, []parked.Message, error) {
+	var p plan
+	var bridges []bridge
+	var parks []parked.Message
+	var lastFeed uint64
+	for _, m := range msgs {
+		seq, err := feedSeq(m)
+		if err != nil {
+			return 0, nil, err
+		}
+		lastFeed = seq
+		r, suspect := l.suspects[seq]
+		var rec record.Record
+		if !suspect {
+			// FEEDS holds only validated records; one that is not is parked
+			// for a steward to see, not a reason to stop linking everyone else.
+			rec, err = DecodeFeedMsg(m.Subject(), m.Data())
+			r = parked.ReasonOf(err)
+		}
+		if suspect || err != nil {
+			pm, err := parked.Of(CheckpointName, m, r)
+			if err != nil {
+				return 0, nil, err
+			}
+			parks = append(parks, pm)
+			continue
+		}
+		hash := m.Headers().Get(natsjs.HeaderHash)
+		if !validHash(hash) {
+			hash = child.ContentHash(&rec)
+		}
+		var bs []bridge
+		if err := parked.Safely(func() error { bs = l.decide(&p, &rec, hash, seq, md(m).Timestamp); return nil }); err != nil {
+			// The index may hold half of this record's decision: Run
+			// rebuilds it and parks the record on the next pass.
+			return 0, nil, &failure{first: seq, last: seq, cause: err}
+		}
+		bridges = append(bridges, bs...)
+	}
+	l.decided.Add(int64(len(msgs)))
+	if err := l.append(ctx, p); err != nil {
+		return 0, nil, err
+	}
+	if err := l.resolveBridges(ctx, bridges); err != nil {
+		return 0, nil, err
+	}
+	return lastFeed, parks, nil
+}
+
+func md(m jetstream.Msg) *jetstream.MsgMetadata {
+	md, _ := m.Metadata() // feedSeq has read it already
+	return md
+}
+
+// validHash accepts a Cp-Content-Hash header as child.ContentHash writes
+// it: 32 hex digits. Anything else is worked out again from the record.
+func validHash(h string) bool {
+	if len(h) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
 }
 
 // decide resolves one record to a child, adds its events to the plan and
@@ -307,7 +479,7 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 		emit(bestRef, stated(rec, hash, feedSeq, now, child.Link{Rule: "score", Score: round(best.Score)}))
 		return nil
 	}
-	id := ChildID(received, feedSeq)
+	id := ChildID(l.cfg.IDKey, received, feedSeq)
 	events := []child.Event{
 		{Type: child.TypeRegistered, At: now, Registered: &child.Registered{ChildID: id.String(), Reason: "new source record " + key.String()}},
 		stated(rec, hash, feedSeq, now, child.Link{Rule: "new"}),
@@ -446,15 +618,20 @@ func stated(rec *record.Record, hash string, feedSeq uint64, at time.Time, link 
 }
 
 // ChildID is a UUIDv7 whose time is when the feed record reached the hub and
-// whose random bits come from its FEEDS sequence: deciding the same record
-// again after a crash names the same child, so no duplicate is registered.
-func ChildID(received time.Time, feedSeq uint64) uuid.UUID {
+// whose random bits are an HMAC-SHA256 of its FEEDS sequence under the
+// hub's key: deciding the same record again after a crash names the same
+// child, so no duplicate is registered, yet no one without the key can work
+// out one child's id from another's (the ids of consecutive records are as
+// unrelated as random ones).
+func ChildID(key []byte, received time.Time, feedSeq uint64) uuid.UUID {
 	var u uuid.UUID
 	ms := uint64(received.UnixMilli())
 	for i := 0; i < 6; i++ {
 		u[i] = byte(ms >> (40 - 8*i))
 	}
-	h := sha256.Sum256([]byte("contactpoint-child:" + strconv.FormatUint(feedSeq, 10)))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("contactpoint-child:" + strconv.FormatUint(feedSeq, 10)))
+	h := mac.Sum(nil)
 	copy(u[6:], h[:10])
 	u[6] = 0x70 | (u[6] & 0x0f) // version 7
 	u[8] = 0x80 | (u[8] & 0x3f) // RFC 4122 variant

@@ -157,11 +157,12 @@ func TestDeterministicRules(t *testing.T) {
 }
 
 func TestChildIDIsAStableUUIDv7(t *testing.T) {
-	a, b := ChildID(fixed, 42), ChildID(fixed, 42)
-	if a != b || a.Version() != 7 || ChildID(fixed, 43) == a {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	a, b := ChildID(key, fixed, 42), ChildID(key, fixed, 42)
+	if a != b || a.Version() != 7 || ChildID(key, fixed, 43) == a {
 		t.Fatalf("ids %s %s", a, b)
 	}
-	c := ChildID(fixed, 1)
+	c := ChildID(key, fixed, 1)
 	if !reflect.DeepEqual(a[:6], c[:6]) {
 		t.Fatal("the time part must come from the feed message time")
 	}

@@ -85,6 +85,12 @@ var Routes = map[string]Rule{
 	"GET /v1/audit/children/{id}":      {Audience: Staff, Roles: []string{RoleAuditor}},
 	"GET /v1/audit/practitioners/{id}": {Audience: Staff, Roles: []string{RoleAuditor}},
 	"GET /v1/audit/signals":            {Audience: Staff, Roles: []string{RoleAuditor}},
+
+	// Parked messages name streams, sequences and reasons, never content.
+	"GET /v1/parked": {Audience: Staff, Roles: []string{RoleSteward, RoleAdmin}},
+	// Metrics are for operators, who scrape as an administrator: the
+	// figures say how the hub runs, which is no one else's business.
+	"GET /metrics": {Audience: Staff, Roles: []string{RoleAdmin}},
 }
 
 // Refusals, each mapped by the adapters to one HTTP status.

@@ -16,7 +16,6 @@ import (
 
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/postgres"
-	"contactpoint/domain/audit"
 	"contactpoint/projections/checkpointed"
 )
 
@@ -68,7 +67,7 @@ func (p *Projection) Caught(ctx context.Context) (bool, error) {
 }
 
 func (p *Projection) follow(ctx context.Context, untilEnd bool) error {
-	return checkpointed.Follow(ctx, p.pool, p.js, Name, natsjs.StreamAudit, p.BatchSize, untilEnd, func(ctx context.Context, msgs []jetstream.Msg) error {
+	return checkpointed.Follow(ctx, p.pool, p.js, p.log, Name, natsjs.StreamAudit, p.BatchSize, untilEnd, func(ctx context.Context, msgs []jetstream.Msg) error {
 		_, err := p.apply(ctx, msgs)
 		return err
 	})
@@ -83,11 +82,12 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (uint64, e
 			return 0, fmt.Errorf("audit: %w", err)
 		}
 		last = md.Sequence.Stream
-		var e audit.Entry
-		if err := json.Unmarshal(m.Data(), &e); err != nil {
-			// Kept in the stream for inspection; the projection cannot show it.
-			p.log.Error("audit: undecodable AUDIT message skipped", "seq", last)
-			continue
+		e, err := decodeEntry(m.Data())
+		if err != nil {
+			// The batch fails; checkpointed.Follow applies it again one
+			// message at a time and parks this one, which stays in the
+			// stream for inspection.
+			return 0, err
 		}
 		crit, _ := json.Marshal(e.Criteria)
 		if e.Roles == nil {

@@ -81,7 +81,7 @@ func (p *Projection) Rebuild(ctx context.Context) error {
 }
 
 func (p *Projection) follow(ctx context.Context, untilEnd bool) error {
-	return checkpointed.Follow(ctx, p.pool, p.js, Name, natsjs.StreamChildren, p.BatchSize, untilEnd, func(ctx context.Context, msgs []jetstream.Msg) error {
+	return checkpointed.Follow(ctx, p.pool, p.js, p.log, Name, natsjs.StreamChildren, p.BatchSize, untilEnd, func(ctx context.Context, msgs []jetstream.Msg) error {
 		_, err := p.apply(ctx, msgs)
 		return err
 	})
@@ -117,8 +117,9 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint
 		last = md.Sequence.Stream
 		id, b, err := linker.DecodeChildMsg(m.Subject(), m.Data())
 		if err != nil {
-			p.log.Error("directory: undecodable CHILDREN message skipped", "seq", last, "err", err)
-			continue
+			// The batch fails; checkpointed.Follow applies it again one
+			// message at a time and parks this one with its reason.
+			return 0, err
 		}
 		items = append(items, item{last, id, b})
 		if !seen[id] {
