@@ -10,6 +10,7 @@ import (
 	"contactpoint/adapters/hl7"
 	"contactpoint/adapters/httpapi"
 	"contactpoint/app/quarantine"
+	"contactpoint/domain/record"
 )
 
 // FeedsConfig configures the agency feeds beyond JSON intake: the HL7 v2
@@ -61,7 +62,7 @@ func (h *Hub) startFeeds(runCtx context.Context) error {
 			return fmt.Errorf("csv mapping for %s: %w", sys, err)
 		}
 	}
-	h.Feeds = &Feeds{Quarantine: &quarantine.Store{JS: h.NATS.JS, Intake: h.Intake, HL7: cfg.HL7}}
+	h.Feeds = &Feeds{Quarantine: &quarantine.Store{JS: h.NATS.JS, Intake: h.Intake, HL7: cfg.HL7, SourceHeld: h.sourceHeld}}
 	h.Feeds.HTTP = &httpapi.Feeds{CSVMappings: cfg.CSVMappings, Quarantine: h.Feeds.Quarantine, MaxFileBytes: cfg.MaxFileBytes}
 	if cfg.MLLPAddr == "" {
 		return nil
@@ -84,6 +85,19 @@ func (h *Hub) startFeeds(runCtx context.Context) error {
 	}()
 	h.log.Info("hl7 mllp listener", "addr", ln.Addr().String())
 	return nil
+}
+
+// sourceHeld reports whether the directory holds a source record, so that a
+// steward's correction of an entry that named no record id cannot take over
+// a record its system already sent.
+func (h *Hub) sourceHeld(ctx context.Context, key record.SourceKey) (bool, error) {
+	var held bool
+	err := h.DB.QueryRow(ctx, `select exists (select 1 from directory_sources where agency = $1 and system = $2 and record_id = $3)`,
+		key.Agency, key.System, key.RecordID).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("look up source record: %w", err)
+	}
+	return held, nil
 }
 
 // LoadMappings merges loaded mappings with those read from files.

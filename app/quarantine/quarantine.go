@@ -100,7 +100,20 @@ type Store struct {
 	// HL7 names the hub's systems for sending facilities, as the MLLP
 	// listener does; a corrected HL7 message is mapped with it.
 	HL7 hl7.Config
+	// SourceHeld reports whether the hub already holds a source record. A
+	// correction of an entry whose original named no record id may only
+	// name a record its system has not sent before; without SourceHeld
+	// such entries cannot be resubmitted.
+	SourceHeld func(ctx context.Context, key record.SourceKey) (bool, error)
 }
+
+// Rules of the refusals that hold a correction to its entry.
+const (
+	RuleSameAgency = "same-agency"
+	RuleSameSystem = "same-system"
+	RuleSameRecord = "same-record"
+	RuleNewRecord  = "new-record"
+)
 
 func (s *Store) stream(ctx context.Context) (jetstream.Stream, error) {
 	st, err := s.JS.Stream(ctx, natsjs.StreamQuarantine)
@@ -268,7 +281,7 @@ type Result struct {
 // for json and hl7v2, and canonical JSON for ctf and csv (a single record
 // cannot be a file). Accepted, it marks the entry resolved by steward.
 func (s *Store) Resubmit(ctx context.Context, seq uint64, correction []byte, steward string) (Result, error) {
-	e, _, err := s.Get(ctx, seq)
+	e, original, err := s.Get(ctx, seq)
 	if err != nil {
 		return Result{}, err
 	}
@@ -282,9 +295,14 @@ func (s *Store) Resubmit(ctx context.Context, seq uint64, correction []byte, ste
 	if len(strings.TrimSpace(string(correction))) == 0 {
 		return res, ErrEmptyCorrection
 	}
+	if e.System == "unknown" || !record.IsSystem(e.System) {
+		// Nobody could say which system sent it, so no correction can be
+		// held to that system.
+		return res, fmt.Errorf("%w: the entry's system is not known; the sender must resend on its own channel", ErrNotResubmit)
+	}
 	o := intake.Origin{Agency: e.Agency, System: e.System, Format: e.Format, Channel: "resubmit"}
-	if o.System == "unknown" {
-		o.System = ""
+	if res.Errors, err = s.sameSource(ctx, e, original, correction); err != nil || len(res.Errors) > 0 {
+		return res, err
 	}
 	var rec *record.Record
 	if e.Format == "hl7v2" {
@@ -312,6 +330,76 @@ func (s *Store) Resubmit(ctx context.Context, seq uint64, correction []byte, ste
 		return res, err
 	}
 	return res, nil
+}
+
+// sameSource holds a correction to the entry it corrects: the same agency,
+// system and record id, so that a resubmission cannot speak for another
+// sender or overwrite another of the sender's records. The record id is the
+// entry's own, else what its original bytes name. When the original names
+// none, the correction may name only a record the system has not sent
+// before. A correction whose source cannot be read at all is left to
+// validation, which refuses it.
+func (s *Store) sameSource(ctx context.Context, e Entry, original, correction []byte) ([]record.FieldError, error) {
+	fAgency, fSystem, fRecord := "/source/agency", "/source/system", "/source/record_id"
+	var agency, system, id, want string
+	switch e.Format {
+	case "hl7v2":
+		fAgency, fSystem, fRecord = "MSH-4", "MSH-4", "PID-3"
+		m, err := hl7.Parse(correction)
+		if err != nil {
+			return nil, nil
+		}
+		agency, system, id = hl7.Agency, s.HL7.SystemFor(m.Header().Get(4, 1, 1)), hl7.RecordID(m)
+		if want = e.RecordID; want == "" {
+			if om, _ := hl7.Parse(original); om != nil {
+				want = hl7.RecordID(om)
+			}
+		}
+	default:
+		var probe struct {
+			Source struct {
+				Agency   string `json:"agency"`
+				System   string `json:"system"`
+				RecordID string `json:"record_id"`
+			} `json:"source"`
+		}
+		if json.Unmarshal(correction, &probe) != nil {
+			return nil, nil
+		}
+		agency, system, id = probe.Source.Agency, probe.Source.System, probe.Source.RecordID
+		if want = e.RecordID; want == "" && e.Format == "json" {
+			want = intake.RecordIDOf(original)
+		}
+	}
+	var fes []record.FieldError
+	if agency != e.Agency {
+		fes = append(fes, record.FieldError{Field: fAgency, Rule: RuleSameAgency,
+			Message: "a correction must keep the entry's agency (" + e.Agency + "): it may not speak for another agency"})
+	}
+	if system != e.System {
+		fes = append(fes, record.FieldError{Field: fSystem, Rule: RuleSameSystem,
+			Message: "a correction must keep the entry's system (" + e.System + "): it may not speak for another system"})
+	}
+	switch {
+	case want != "" && id != want:
+		// The ids themselves stay out of the message: a hospital number
+		// identifies a patient.
+		fes = append(fes, record.FieldError{Field: fRecord, Rule: RuleSameRecord,
+			Message: "a correction must keep the entry's record id: it names another record"})
+	case want == "" && id != "" && len(fes) == 0:
+		if s.SourceHeld == nil {
+			return nil, fmt.Errorf("%w: the entry names no record id, and this hub cannot check that the correction's is new", ErrNotResubmit)
+		}
+		held, err := s.SourceHeld(ctx, record.SourceKey{Agency: e.Agency, System: e.System, RecordID: id})
+		if err != nil {
+			return nil, fmt.Errorf("quarantine entry %d: look up the correction's record: %w", e.Seq, err)
+		}
+		if held {
+			fes = append(fes, record.FieldError{Field: fRecord, Rule: RuleNewRecord,
+				Message: "the entry's original names no record id, so a correction may only name a record its system has not sent before: this one is held already"})
+		}
+	}
+	return fes, nil
 }
 
 func (s *Store) mapHL7(o intake.Origin, raw []byte) (*record.Record, []record.FieldError) {
