@@ -82,15 +82,12 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	var inel IneligibleError
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrBadCredentials):
-		writeError(w, http.StatusUnauthorized, "bad-credentials", ErrBadCredentials.Error())
-		return
-	case errors.Is(err, ErrLocked):
-		w.Header().Set("Retry-After", fmt.Sprint(int(s.cfg.Lockout.Duration.Seconds())))
-		writeError(w, http.StatusTooManyRequests, "locked", ErrLocked.Error())
-		return
-	case errors.As(err, &inel):
-		writeError(w, http.StatusForbidden, "not-eligible", "your access to the hub is not current ("+inel.Reason.Error()+"); contact your administrator")
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrLocked), errors.As(err, &inel):
+		// One status and one body for every refusal: telling a locked or
+		// suspended account from an unknown name would tell a guesser
+		// which names exist and which passwords are right. The audit trail
+		// keeps the reason for administrators.
+		writeError(w, http.StatusUnauthorized, "bad-credentials", s.refusedMessage())
 		return
 	default:
 		s.Log.Error("sign-in failed", "err", err)
@@ -98,6 +95,14 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeSession(w, sess)
+}
+
+// refusedMessage is the one answer to a refused sign-in. It names every
+// cause a practitioner could act on without saying which one it was.
+func (s *Service) refusedMessage() string {
+	return fmt.Sprintf("sign-in refused: the username, password or code is not valid, or the account cannot sign in now "+
+		"(%d failed attempts lock it for %d minutes); if this persists, contact your administrator",
+		s.cfg.Lockout.MaxFailures, int(s.cfg.Lockout.Duration.Round(time.Minute).Minutes()))
 }
 
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {

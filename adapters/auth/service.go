@@ -51,8 +51,10 @@ func New(reg *Registry, rec audit.Recorder, log *slog.Logger, cfg Config) (*Serv
 	return &Service{Reg: reg, Audit: rec, Log: log, Now: time.Now, cfg: cfg, tokens: t}, nil
 }
 
-// Sign-in refusals. The first two get the same answer, so that a guesser
-// cannot tell a wrong password from a wrong code or an unknown name.
+// Sign-in refusals. Login returns them apart for the audit trail and its
+// callers; over HTTP every one gets the same answer (see login), so that a
+// guesser cannot tell a wrong password from a wrong code, an unknown name, a
+// locked account or a suspended one.
 var (
 	ErrBadCredentials = errors.New("username, password or code not valid")
 	ErrLocked         = errors.New("too many failed attempts; try again later")
@@ -88,12 +90,12 @@ func (s *Service) Login(ctx context.Context, username, password, code string) (S
 		return Session{}, err
 	}
 	if !registry.ValidUsername(username) || len(password) > 256 || len(code) > 10 {
-		_, _ = CheckPassword(dummyHash, password)
+		s.decoyAttempt(ctx, password)
 		return fail("", "malformed", ErrBadCredentials)
 	}
 	p, err := s.Reg.ByUsername(ctx, username)
 	if errors.Is(err, ErrNotFound) {
-		_, _ = CheckPassword(dummyHash, password)
+		s.decoyAttempt(ctx, password)
 		return fail("", "unknown-user", ErrBadCredentials)
 	}
 	if err != nil {
@@ -120,6 +122,9 @@ func (s *Service) Login(ctx context.Context, username, password, code string) (S
 			a.LockedUntil = *locked
 		}
 		if s.cfg.Lockout.Locked(a, now) {
+			// The hash is checked all the same, and its answer ignored: a
+			// locked account must take as long to refuse as any other.
+			_, _ = CheckPassword(hash, password)
 			reason, refused = "locked", ErrLocked
 			return nil
 		}
@@ -162,6 +167,20 @@ func (s *Service) Login(ctx context.Context, username, password, code string) (S
 		return fail(p.ID, reasonCode(err), IneligibleError{err})
 	}
 	return s.openSession(ctx, p, now, "POST /v1/auth/login")
+}
+
+// decoyAttempt does the work of a sign-in for a username that is not on the
+// register — a transaction that reads and locks a credentials row, and the
+// password hash — so that the answer takes as long as a wrong password's and
+// timing does not tell a guesser which usernames exist.
+func (s *Service) decoyAttempt(ctx context.Context, password string) {
+	_ = pgx.BeginFunc(ctx, s.Reg.pool, func(tx pgx.Tx) error {
+		var n int
+		// The nil UUID is never a practitioner's id: no row is read.
+		_ = tx.QueryRow(ctx, `select failures from credentials where practitioner_id = '00000000-0000-0000-0000-000000000000' for update`).Scan(&n)
+		_, _ = CheckPassword(dummyHash, password)
+		return nil
+	})
 }
 
 // openSession starts a session for a practitioner whose identity and

@@ -257,12 +257,12 @@ func TestRefusalsAreAudited(t *testing.T) {
 		{"expired vetting", func() int {
 			c, _ := login(t, h, vetExpired.Username, vetExpired.Password, code(t, vetExpired.TOTPSecret))
 			return c
-		}, 403, "login-failed", "vetting-expired"},
+		}, 401, "login-failed", "vetting-expired"}, // answered as a wrong password; the trail keeps why
 		{"expired training", func() int {
 			c, _ := login(t, h, trainExpired.Username, trainExpired.Password, code(t, trainExpired.TOTPSecret))
 			return c
-		}, 403, "login-failed", "training-expired"},
-		{"suspended", func() int { c, _ := login(t, h, susp.Username, susp.Password, code(t, susp.TOTPSecret)); return c }, 403, "login-failed", "suspended"},
+		}, 401, "login-failed", "training-expired"},
+		{"suspended", func() int { c, _ := login(t, h, susp.Username, susp.Password, code(t, susp.TOTPSecret)); return c }, 401, "login-failed", "suspended"},
 		{"wrong role", func() int { c, _ := status(t, h, "GET", auditorTok, path, nil); return c }, 403, "refused", "role"},
 		{"another agency's key", func() int {
 			req, _ := http.NewRequest("POST", "http://"+h.Addr()+"/v1/feeds/health/records", bytes.NewReader(example(t, "health")))
@@ -414,8 +414,9 @@ func TestBruteForceLockout(t *testing.T) {
 			t.Fatalf("attempt %d: %d", i, st)
 		}
 	}
-	// Locked: even the right password and code are refused.
-	if st, body := login(t, h, c.Username, c.Password, code(t, c.TOTPSecret)); st != http.StatusTooManyRequests {
+	// Locked: even the right password and code are refused, with the
+	// answer an unknown username gets.
+	if st, body := login(t, h, c.Username, c.Password, code(t, c.TOTPSecret)); st != http.StatusUnauthorized || body["error"].(map[string]any)["code"] != "bad-credentials" {
 		t.Fatalf("locked account: %d %v", st, body)
 	}
 	if n := auditCount(t, h, "action = 'login-failed' and reason = 'locked'"); n != 1 {
