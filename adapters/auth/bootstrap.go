@@ -2,7 +2,12 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"contactpoint/domain/access"
@@ -49,18 +54,69 @@ func (r *Registry) Enrol(ctx context.Context, e Enrolment, by string) (registry.
 	return p, cred, err
 }
 
-// BootstrapAdmin makes sure username exists as an administrator. It returns
-// credentials only when it created the account, so that restarting the hub
-// does not reset an administrator's password.
-func (r *Registry) BootstrapAdmin(ctx context.Context, username string) (Credentials, bool, error) {
-	if _, err := r.ByUsername(ctx, username); err == nil {
-		return Credentials{}, false, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return Credentials{}, false, err
+// bootstrapLock serialises first-start enrolment between hub instances
+// sharing one database (a PostgreSQL advisory lock key).
+const bootstrapLock = 0x636f6e7461637470 // "contactp"
+
+// ErrBootstrapFileExists: the register is empty but a credentials file from
+// an earlier start is still there. The hub neither overwrites it nor enrols
+// an administrator whose credentials it could not hand over.
+var ErrBootstrapFileExists = errors.New("the register is empty but the bootstrap administrator's credentials file from an earlier start exists: move it away and restart to enrol a new administrator, or use `contactpoint users add`")
+
+// BootstrapAdmin enrols username as an administrator when the register is
+// empty — nobody at all on it — and writes the credentials once to path,
+// created with mode 0600 and never overwritten. It reports whether it
+// enrolled. Once anyone is on the register it does nothing, so a restart
+// never resets an administrator's password or adds another; instances
+// starting together take turns under an advisory lock.
+func (r *Registry) BootstrapAdmin(ctx context.Context, username, path string) (bool, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("bootstrap administrator: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "select pg_advisory_lock($1)", int64(bootstrapLock)); err != nil {
+		return false, fmt.Errorf("bootstrap administrator: lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "select pg_advisory_unlock($1)", int64(bootstrapLock)) //nolint:errcheck // the lock also ends with the session
+	var anyone bool
+	if err := conn.QueryRow(ctx, "select exists (select 1 from practitioners)").Scan(&anyone); err != nil {
+		return false, fmt.Errorf("bootstrap administrator: read register: %w", err)
+	}
+	if anyone {
+		return false, nil
+	}
+	// The file is made before the account, so that a data directory the
+	// hub cannot write stops the enrolment rather than leave an
+	// administrator nobody has the credentials of.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, fmt.Errorf("bootstrap administrator: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, ErrBootstrapFileExists
+	}
+	if err != nil {
+		return false, fmt.Errorf("bootstrap administrator: create credentials file: %w", err)
 	}
 	_, cred, err := r.Enrol(ctx, Enrolment{Username: username, Name: "Hub administrator", Organisation: "ContactPoint",
 		JobRole: "Administrator", Roles: []string{access.RoleAdmin}}, "system")
-	return cred, err == nil, err
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return false, fmt.Errorf("bootstrap administrator: %w", err)
+	}
+	b, _ := json.MarshalIndent(cred, "", "  ")
+	if _, err := f.Write(append(b, '\n')); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return true, fmt.Errorf("bootstrap administrator %s enrolled but its credentials not written (issue new ones with `contactpoint users reset %s`): %w", username, username, err)
+	}
+	return true, nil
 }
 
 // BootstrapDemo enrols a demonstration practitioner who may search, view

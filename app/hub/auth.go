@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,9 +27,10 @@ type AuthConfig struct {
 	// deployment needs the same key. Empty: a key kept in DataDir/auth.key,
 	// created on first start.
 	TokenKey string
-	// BootstrapAdmin, when set, is an administrator created on first start;
-	// the credentials are written once to DataDir/bootstrap-admin.json
-	// (mode 0600), never to the log.
+	// BootstrapAdmin, when set, is the username of an administrator
+	// enrolled when the register is empty (first start); the credentials
+	// are written once to DataDir/bootstrap-admin.json (mode 0600), never
+	// to the log.
 	BootstrapAdmin string
 	SecureCookie   bool
 	TokenTTL       time.Duration
@@ -104,20 +104,22 @@ func (h *Hub) mount(mux *http.ServeMux) http.Handler {
 	return h.Auth.Middleware(mux)
 }
 
+// bootstrapAdmin enrols the first administrator of an empty register and
+// writes its credentials once to DataDir/bootstrap-admin.json; the log says
+// where, never what.
 func (h *Hub) bootstrapAdmin(ctx context.Context, username string) error {
-	cred, created, err := h.Registry.BootstrapAdmin(ctx, username)
-	if err != nil {
-		return fmt.Errorf("bootstrap administrator: %w", err)
-	}
-	if !created {
+	path := filepath.Join(h.cfg.DataDir, "bootstrap-admin.json")
+	created, err := h.Registry.BootstrapAdmin(ctx, username, path)
+	if errors.Is(err, auth.ErrBootstrapFileExists) {
+		h.log.Warn("register is empty; no administrator enrolled", "file", path, "reason", err.Error())
 		return nil
 	}
-	path := filepath.Join(h.cfg.DataDir, "bootstrap-admin.json")
-	b, _ := json.MarshalIndent(cred, "", "  ")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return fmt.Errorf("write bootstrap administrator's credentials: %w", err)
+	if err != nil {
+		return err
 	}
-	h.log.Info("bootstrap administrator created; credentials written once", "file", path)
+	if created {
+		h.log.Info("bootstrap administrator enrolled; credentials written once", "username", username, "file", path)
+	}
 	return nil
 }
 

@@ -124,6 +124,7 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 	}
 	hubFlags(cmd.Flags())
 	feedFlags(cmd.Flags())
+	serveSecurityFlags(cmd.Flags())
 	return cmd
 }
 

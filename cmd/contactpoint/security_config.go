@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"contactpoint/adapters/auth"
@@ -84,7 +85,14 @@ func oidcConfig(v *viper.Viper) auth.OIDCConfig {
 	}
 }
 
-// authConfig reads the settings of sign-in and the audit trail.
+// serveSecurityFlags are the serve flags of sign-in.
+func serveSecurityFlags(fs *pflag.FlagSet) {
+	fs.String("bootstrap-admin", "admin", "username of the administrator enrolled on an empty register (first start); empty enrols none")
+}
+
+// authConfig reads the settings of sign-in and the audit trail. Only serve
+// has the bootstrap-admin flag (default admin); other commands enrol nobody
+// unless the setting comes from the environment or the config file.
 func authConfig(v *viper.Viper) hub.AuthConfig {
-	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v)}
+	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v), BootstrapAdmin: v.GetString("bootstrap-admin")}
 }
