@@ -182,7 +182,7 @@ func (s *Service) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	// SameSite Lax, not Strict: the callback is a top-level navigation from
 	// the provider's site, and a Strict cookie would not come back with it.
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: s.oidc.seal(st), Path: oidcCookiePath, MaxAge: int(oidcStateTTL.Seconds()),
-		HttpOnly: true, Secure: s.cfg.SecureCookie, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, s.oidc.oauth(p).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusFound)
 }
@@ -198,7 +198,7 @@ type oidcRefusal struct {
 func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	// The state cookie is single-use whatever happens next.
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: oidcCookiePath, MaxAge: -1,
-		HttpOnly: true, Secure: s.cfg.SecureCookie, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode})
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
 	sess, ref, err := s.oidcSignIn(ctx, r)
@@ -215,7 +215,7 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ref.status, ref.code, ref.msg)
 		return
 	}
-	s.writeSession(w, sess)
+	s.writeSession(w, r, sess)
 }
 
 // oidcSignIn finishes a sign-in: the state and the provider's answer are
@@ -343,11 +343,17 @@ func (r *Registry) ByEmail(ctx context.Context, email string) (registry.Practiti
 	return registry.Practitioner{}, errAmbiguous
 }
 
+// secure reports whether cookies are marked Secure: always when configured
+// (the hub sits behind a proxy that terminates TLS), else when the request
+// itself came over TLS. A browser then never sends the session over plain
+// HTTP.
+func (s *Service) secure(r *http.Request) bool { return s.cfg.SecureCookie || r.TLS != nil }
+
 // writeSession answers a successful sign-in, by password or provider: the
 // session cookie for the browser and a bearer token for the API.
-func (s *Service) writeSession(w http.ResponseWriter, sess Session) {
+func (s *Service) writeSession(w http.ResponseWriter, r *http.Request, sess Session) {
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: sess.Cookie, Path: "/", Expires: sess.SessionExpires,
-		HttpOnly: true, Secure: s.cfg.SecureCookie, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, loginResponse{Token: sess.Bearer, TokenType: "Bearer", ExpiresAt: sess.BearerExpires,
 		SessionExpiresAt: sess.SessionExpires, Practitioner: me(sess.Practitioner)})
 }

@@ -19,7 +19,10 @@ type Config struct {
 	TokenTTL     time.Duration // bearer tokens for the API; default 15 minutes
 	SessionTTL   time.Duration // web sessions; default 8 hours
 	Lockout      registry.Lockout
-	SecureCookie bool // set Secure on the session cookie (behind TLS)
+	// SecureCookie marks cookies Secure on every answer, for a hub behind a
+	// proxy that terminates TLS; without it they are Secure when the
+	// request came over TLS.
+	SecureCookie bool
 }
 
 // Service signs practitioners in and authenticates requests.

@@ -5,6 +5,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,10 @@ type Config struct {
 	NATSUsers      []natsjs.AgencyUser // who may publish through NATSListen
 	Auth           AuthConfig
 	Feeds          FeedsConfig
+
+	// HTTPTLSCert and HTTPTLSKey, when set, make the HTTP server speak
+	// HTTPS only (PEM files, read at start).
+	HTTPTLSCert, HTTPTLSKey string
 }
 
 // Hub is a running hub.
@@ -59,6 +64,7 @@ type Hub struct {
 	Feeds  *Feeds
 	Security
 	listener      net.Listener
+	https         bool
 	wg            sync.WaitGroup
 	runCtx        context.Context
 	linkerOnce    sync.Once
@@ -131,20 +137,57 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
 		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB)}
 	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
+	tlsCfg, err := httpTLS(cfg.HTTPTLSCert, cfg.HTTPTLSKey)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.HTTP.TLSConfig, h.https = tlsCfg, tlsCfg != nil
 	if cfg.HTTPAddr != "" {
 		if h.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			h.Close()
 			return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 		}
+		serve := h.HTTP.Serve
+		if h.https {
+			// The certificate is in TLSConfig already.
+			serve = func(l net.Listener) error { return h.HTTP.ServeTLS(l, "", "") }
+		}
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			if err := h.HTTP.Serve(h.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(h.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http server stopped", "err", err)
 			}
 		}()
 	}
 	return h, nil
+}
+
+// httpTLS loads the HTTP server's certificate, so that a wrong path or a
+// key that does not match stops the hub at start rather than at the first
+// connection. Neither file: plain HTTP.
+func httpTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("http TLS needs both http-tls-cert and http-tls-key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("http TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// URL is the base URL the hub answers on, https when it speaks TLS.
+func (h *Hub) URL() string {
+	// Not TLSConfig: net/http fills that in for HTTP/2 on plain servers too.
+	if h.https {
+		return "https://" + h.Addr()
+	}
+	return "http://" + h.Addr()
 }
 
 // Addr is the HTTP listener's address (useful with port 0).

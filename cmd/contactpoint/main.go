@@ -102,6 +102,8 @@ func hubConfig(v *viper.Viper) hub.Config {
 		NATSUsers:   natsUsers(v),
 		Auth:        authConfig(v),
 		Feeds:       feedsConfig(v),
+		HTTPTLSCert: v.GetString("http-tls-cert"),
+		HTTPTLSKey:  v.GetString("http-tls-key"),
 	}
 }
 
@@ -116,7 +118,7 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			log.Info("hub listening", "http", "http://"+h.Addr(), "mllp", h.MLLPAddr())
+			log.Info("hub listening", "http", h.URL(), "mllp", h.MLLPAddr())
 			<-cmd.Context().Done()
 			log.Info("shutting down")
 			return nil

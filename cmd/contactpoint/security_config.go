@@ -88,11 +88,15 @@ func oidcConfig(v *viper.Viper) auth.OIDCConfig {
 // serveSecurityFlags are the serve flags of sign-in.
 func serveSecurityFlags(fs *pflag.FlagSet) {
 	fs.String("bootstrap-admin", "admin", "username of the administrator enrolled on an empty register (first start); empty enrols none")
+	fs.String("http-tls-cert", "", "serve HTTPS with this certificate (PEM file; with --http-tls-key)")
+	fs.String("http-tls-key", "", "private key of --http-tls-cert (PEM file)")
+	fs.Bool("secure-cookies", false, "mark session cookies Secure on every answer (behind a proxy that terminates TLS); they always are over HTTPS")
 }
 
 // authConfig reads the settings of sign-in and the audit trail. Only serve
 // has the bootstrap-admin flag (default admin); other commands enrol nobody
 // unless the setting comes from the environment or the config file.
 func authConfig(v *viper.Viper) hub.AuthConfig {
-	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v), BootstrapAdmin: v.GetString("bootstrap-admin")}
+	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v), BootstrapAdmin: v.GetString("bootstrap-admin"),
+		SecureCookie: v.GetBool("secure-cookies")}
 }
