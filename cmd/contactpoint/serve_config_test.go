@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,5 +71,22 @@ func TestMLLPPeersFromConfig(t *testing.T) {
 				t.Errorf("TLS %+v, insecure %v", got.TLS, got.InsecureOpen)
 			}
 		})
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		ok     bool
+	}{{http.StatusOK, true}, {http.StatusServiceUnavailable, false}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tc.status) }))
+		cmd := rootCmd()
+		cmd.SetArgs([]string{"healthcheck", srv.URL + "/healthz"})
+		cmd.SetOut(io.Discard)
+		err := cmd.Execute()
+		srv.Close()
+		if (err == nil) != tc.ok {
+			t.Errorf("status %d: healthcheck error %v", tc.status, err)
+		}
 	}
 }
