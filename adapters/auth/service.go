@@ -15,10 +15,10 @@ import (
 
 // Config tunes authentication.
 type Config struct {
-	TokenKey     []byte        // HMAC key for tokens, 32 bytes or more; shared by all instances
-	TokenTTL     time.Duration // bearer tokens for the API; default 15 minutes
-	SessionTTL   time.Duration // web sessions; default 8 hours
-	Lockout      registry.Lockout
+	TokenKey   []byte        // HMAC key for tokens, 32 bytes or more; shared by all instances
+	TokenTTL   time.Duration // bearer tokens for the API; default 15 minutes
+	SessionTTL time.Duration // web sessions; default 8 hours
+	Lockout    registry.Lockout
 	// SecureCookie marks cookies Secure on every answer, for a hub behind a
 	// proxy that terminates TLS; without it they are Secure when the
 	// request came over TLS.
