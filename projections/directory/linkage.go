@@ -49,6 +49,7 @@ func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 			return
 		}
 		closeTasks(b, id, other, "linked", e.Absorbed.Decision, e)
+		followMerge(b, other, id, e)
 		logDecision(b, seq, id, "absorbed", other, e.Absorbed.Decision, e)
 	case child.TypeMergedInto:
 		other, err := uuid.Parse(e.MergedInto.Survivor)
@@ -63,6 +64,17 @@ func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 		}
 		logDecision(b, seq, id, "moved-out", other, e.MovedOut.Decision, e)
 	}
+}
+
+// followMerge points the absorbed child's open tasks at the survivor: the
+// question "is this the same child as that one?" is now about the survivor,
+// and a possible duplicate of a shielded survivor is guarded as such. A task
+// that the merge answered (the survivor against itself) is closed.
+func followMerge(b *pgx.Batch, absorbed, survivor uuid.UUID, e child.Event) {
+	b.Queue(`update review_tasks set child_id = $2 where status = 'open' and child_id = $1`, absorbed, survivor)
+	b.Queue(`update review_tasks set candidate_id = $2 where status = 'open' and candidate_id = $1`, absorbed, survivor)
+	b.Queue(`update review_tasks set status = 'linked', decided_by = $2, decided_at = $3, reason = 'answered by a merge'
+		where status = 'open' and child_id = candidate_id and child_id = $1`, survivor, e.Absorbed.By, e.At)
 }
 
 func closeTasks(b *pgx.Batch, a, o uuid.UUID, status string, d child.Decision, e child.Event) {
