@@ -127,6 +127,9 @@ func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, cfg Confi
 func (l *Linker) Run(ctx context.Context) error {
 	if len(l.cfg.IDKey) == 0 {
 		key, err := postgres.Secret(ctx, l.pool, IDKeyName, IDKeySize)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("linker: %w", err)
 		}
