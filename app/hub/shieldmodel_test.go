@@ -106,10 +106,10 @@ type shieldModel struct {
 	quar    []quarantined
 	reveal  string // the child the child-protection user has revealed
 	trail   []string
-	calls   int // requests made, for the report
+	calls   int               // requests made, for the report
 	surv    map[string]string // child id -> survivor, for the step being checked
 	since   time.Time         // when the last check began
-	peak    int // most restricted children at once
+	peak    int               // most restricted children at once
 
 	// Truth read after each step, as a user holding both the shield and
 	// the steward role: who owns each source, and the open tasks.

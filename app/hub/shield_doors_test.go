@@ -1,0 +1,298 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"contactpoint/app/hub"
+	"contactpoint/domain/access"
+)
+
+// The shield belongs to the child: each door through which two children
+// become one, or one becomes two, or a record arrives, is tried here with
+// the shield on the child that loses its identity, and the result is read
+// as an ordinary practitioner.
+
+func officerToken(t *testing.T, h *hub.Hub) string {
+	return tokenFor(t, h, "officer", access.RoleShield)
+}
+
+// shieldChild applies a shield through id and returns the child it landed on.
+func shieldChild(t *testing.T, h *hub.Hub, id string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"requested_by": "a social worker", "requested_by_kind": "practitioner",
+		"reason_category": "domestic-abuse", "review_date": time.Now().AddDate(0, 3, 0).Format(time.DateOnly), "contact": "Shielding team 0113 000 0999"})
+	code, resp := status(t, h, "POST", officerToken(t, h), "/v1/children/"+id+"/shield", body)
+	if code != http.StatusCreated {
+		t.Fatalf("shield %s: %d %s", id, code, resp)
+	}
+	var out struct {
+		ChildID string `json:"child_id"`
+	}
+	_ = json.Unmarshal([]byte(resp), &out)
+	waitProjected(t, h)
+	return out.ChildID
+}
+
+// ordinaryView is the record as a practitioner without the shield role
+// reads it.
+func ordinaryView(t *testing.T, h *hub.Hub, id string) (shielded bool, body string) {
+	t.Helper()
+	code, b := status(t, h, "GET", readerToken(t, h), "/v1/children/"+id, nil)
+	if code != http.StatusOK {
+		t.Fatalf("read %s: %d %s", id, code, b)
+	}
+	var v struct {
+		Notice *struct{ Shielded bool } `json:"notice"`
+	}
+	_ = json.Unmarshal([]byte(b), &v)
+	return v.Notice != nil && v.Notice.Shielded, b
+}
+
+func mustBeShielded(t *testing.T, h *hub.Hub, id string, hidden ...string) {
+	t.Helper()
+	shielded, body := ordinaryView(t, h, id)
+	if !shielded {
+		t.Fatalf("child %s is not shielded: %s", id, body)
+	}
+	for _, s := range hidden {
+		if strings.Contains(body, s) {
+			t.Fatalf("child %s shows %q behind its shield: %s", id, s, body)
+		}
+	}
+}
+
+func TestShieldSurvivesEveryMergeDoor(t *testing.T) {
+	// moved is olivia after a move, with a UPN and no NHS number: a
+	// possible match of olivia, so a review task pairs them.
+	moved := olivia
+	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
+	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	twice := moved // the hospital's duplicate registration of her
+	twice.agency, twice.system, twice.id, twice.upn = "health", "pas", "H9", ""
+	doors := []struct {
+		name   string
+		second kid
+		merge  func(t *testing.T, h *hub.Hub, a, e string)
+	}{
+		{"steward merge", moved, func(t *testing.T, h *hub.Hub, a, e string) {
+			if code, b := call(t, h, "POST", "/v1/children/"+a+"/merge", map[string]string{"other": e, "reason": "same child"}); code != 200 {
+				t.Fatalf("merge: %d %s", code, b)
+			}
+		}},
+		{"review task linked", moved, func(t *testing.T, h *hub.Hub, a, e string) {
+			_, body := call(t, h, "GET", "/v1/reviews", nil)
+			var list struct {
+				Tasks []struct {
+					ID int64 `json:"id"`
+				} `json:"tasks"`
+			}
+			if json.Unmarshal(body, &list) != nil || len(list.Tasks) != 1 {
+				t.Fatalf("want one task: %s", body)
+			}
+			if code, b := call(t, h, "POST", fmt.Sprintf("/v1/reviews/%d/decision", list.Tasks[0].ID), map[string]string{"decision": "link", "reason": "same"}); code != 200 {
+				t.Fatalf("decision: %d %s", code, b)
+			}
+		}},
+		{"identifiers in one record name both", moved, func(t *testing.T, h *hub.Hub, a, e string) {
+			// The council knows her NHS number and her UPN, and her new address.
+			council := moved
+			council.agency, council.system, council.id, council.nhs = "social-care", "lcs", "S1", olivia.nhs
+			send(t, h, council)
+		}},
+		{"the source merged its records (A40)", twice, func(t *testing.T, h *hub.Hub, a, e string) {
+			// The hospital had registered her twice (H9, after the move) and
+			// merges the second record into the first.
+			m := olivia.json()
+			m["operation"], m["merge"] = "merge", map[string]any{"absorbed_record_id": "H9"}
+			if code, b := post(t, h, "health", "application/json", mustMarshal(t, m)); code != http.StatusAccepted {
+				t.Fatalf("merge record: %d %v", code, b)
+			}
+		}},
+	}
+	for _, d := range doors {
+		t.Run(d.name, func(t *testing.T) {
+			h := startHub(t, newConfig(t))
+			defer h.Close()
+			send(t, h, olivia)
+			send(t, h, d.second)
+			sec := d.second
+			a, e := childOf(t, h, "health", "pas", "H1"), childOf(t, h, sec.agency, sec.system, sec.id)
+			if a == e {
+				t.Fatal("the possible match was linked automatically")
+			}
+			// The shield is on the younger child, which a merge absorbs.
+			if got := shieldChild(t, h, e); got != e {
+				t.Fatalf("shield landed on %s, not %s", got, e)
+			}
+			d.merge(t, h, a, e)
+			waitProjected(t, h)
+			surv := childOf(t, h, "health", "pas", "H1")
+			if childOf(t, h, sec.agency, sec.system, sec.id) != surv {
+				t.Fatal("the door did not merge the two children")
+			}
+			mustBeShielded(t, h, surv, "Stanmore", "LS4 2RR", "Elm Grove", "LS6 2AB", "Sarah", `"sims"`, `"pas"`)
+			mustBeShielded(t, h, e, "Stanmore")
+			// The shield's history came with it, as an event.
+			var carried string
+			if err := h.DB.QueryRow(context.Background(), `select coalesce(convert_from(state, 'UTF8')::jsonb->'shield'->>'carried_from', '') from directory where child_id = $1`, surv).Scan(&carried); err != nil || carried != e {
+				t.Fatalf("survivor's shield carried from %q, want %s (%v)", carried, e, err)
+			}
+			// And it survives a rebuild from the log.
+			if err := h.Dir.Rebuild(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			mustBeShielded(t, h, surv, "Stanmore", "LS6 2AB")
+		})
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSplitShieldsBothHalves(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	school := olivia
+	school.agency, school.system, school.id, school.nhs, school.upn = "education", "sims", "E1", "", "T821200714001"
+	send(t, h, olivia, school)
+	a := childOf(t, h, "health", "pas", "H1")
+	if childOf(t, h, "education", "sims", "E1") != a {
+		t.Fatal("setup: the school record did not link")
+	}
+	shieldChild(t, h, a)
+	code, body := call(t, h, "POST", "/v1/children/"+a+"/split", map[string]any{
+		"sources": []map[string]string{{"agency": "education", "system": "sims", "record_id": "E1"}}, "reason": "two children"})
+	if code != 200 {
+		t.Fatalf("split: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	b := childOf(t, h, "education", "sims", "E1")
+	if b == a {
+		t.Fatal("split did not move the record")
+	}
+	mustBeShielded(t, h, a, "Elm Grove", "Sarah")
+	mustBeShielded(t, h, b, "Elm Grove", "Sarah", "sims")
+}
+
+func TestShieldThroughAnAbsorbedID(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	moved := olivia
+	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
+	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	send(t, h, olivia)
+	send(t, h, moved)
+	a, e := childOf(t, h, "health", "pas", "H1"), childOf(t, h, "education", "sims", "E1")
+	if code, b := call(t, h, "POST", "/v1/children/"+a+"/merge", map[string]string{"other": e, "reason": "same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, b)
+	}
+	waitProjected(t, h)
+	if got := shieldChild(t, h, e); got != a {
+		t.Fatalf("a shield through the absorbed id landed on %s, not the survivor %s", got, a)
+	}
+	mustBeShielded(t, h, a, "Stanmore", "Elm Grove")
+	// So does an involvement, and a lift.
+	in, _ := json.Marshal(map[string]string{"service": "Health visiting", "phone": "0113 496 0500"})
+	if code, b := status(t, h, "POST", readerToken(t, h), "/v1/children/"+e+"/involvement", in); code != http.StatusCreated || !strings.Contains(b, a) {
+		t.Fatalf("involvement through the absorbed id: %d %s", code, b)
+	}
+	lift, _ := json.Marshal(map[string]string{"reason": "risk has passed"})
+	if code, b := status(t, h, "POST", officerToken(t, h), "/v1/children/"+e+"/shield/lift", lift); code != http.StatusOK || !strings.Contains(b, a) {
+		t.Fatalf("lift through the absorbed id: %d %s", code, b)
+	}
+	waitProjected(t, h)
+	if shielded, _ := ordinaryView(t, h, a); shielded {
+		t.Fatal("lift through the absorbed id did not lift the survivor's shield")
+	}
+}
+
+func TestPossibleDuplicateOfAShieldedChild(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	send(t, h, olivia)
+	a := childOf(t, h, "health", "pas", "H1")
+	shieldChild(t, h, a)
+	// A new record that may be her arrives from the school: until a steward
+	// decides, it is shown as shielded, and a search on its postcode finds
+	// nothing.
+	moved := olivia
+	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
+	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	send(t, h, moved)
+	e := childOf(t, h, "education", "sims", "E1")
+	if e == a {
+		t.Fatal("setup: the possible match was linked")
+	}
+	mustBeShielded(t, h, e, "Stanmore", "LS4 2RR", "sims")
+	res := search(t, h, map[string][]string{"family": {"Hughes"}, "postcode": {"LS4 2RR"}})
+	if res.Count != 0 {
+		t.Fatalf("a postcode search found the possible duplicate of a shielded child: %+v", res)
+	}
+	// The steward without the shield role sees the task withheld.
+	_, body := call(t, h, "GET", "/v1/reviews", nil)
+	if !strings.Contains(string(body), `"shielded":true`) || strings.Contains(string(body), "sims") || strings.Contains(string(body), "evidence") {
+		t.Fatalf("review task of a shielded child not withheld: %s", body)
+	}
+	var list struct {
+		Tasks []struct {
+			ID int64 `json:"id"`
+		} `json:"tasks"`
+	}
+	_ = json.Unmarshal(body, &list)
+	if code, b := call(t, h, "POST", fmt.Sprintf("/v1/reviews/%d/decision", list.Tasks[0].ID), map[string]string{"decision": "not-link", "reason": "another child"}); code != 200 {
+		t.Fatalf("decision: %d %s", code, b)
+	}
+	waitProjected(t, h)
+	if shielded, b := ordinaryView(t, h, e); shielded || !strings.Contains(b, "Stanmore") {
+		t.Fatalf("decided not the same child, yet still shielded: %s", b)
+	}
+	mustBeShielded(t, h, a, "Elm Grove")
+}
+
+func TestNewSourcesStayBehindTheShield(t *testing.T) {
+	h := startHub(t, feedsConfig(t))
+	defer h.Close()
+	ctfFile, err := os.ReadFile(filepath.Join("..", "..", "adapters", "ctf", "testdata", "sample.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	school := systemKey(t, h, "education", "elm-grove-mis")
+	if code, rep := upload(t, h, school, "education", "ctf", bytes.NewReader(ctfFile)); code != 200 {
+		t.Fatalf("ctf: %d %v", code, rep)
+	}
+	waitProjected(t, h)
+	res := search(t, h, map[string][]string{"family": {"Nowak"}, "birth_date": {"2018-09-30"}})
+	if res.Count != 1 {
+		t.Fatalf("pupil not found: %+v", res)
+	}
+	id := res.Results[0].Child.ID
+	shieldChild(t, h, id)
+	// The school's next file gives her new address.
+	moved := bytes.Replace(ctfFile, []byte("<Gender>F</Gender>\n      <Ethnicity>"),
+		[]byte("<Gender>F</Gender>\n      <Address><AddressLines><AddressLine1>7 Refuge Walk</AddressLine1></AddressLines><PostCode>LS2 9JT</PostCode></Address>\n      <Ethnicity>"), 1)
+	if bytes.Equal(moved, ctfFile) {
+		t.Fatal("setup: could not add the address")
+	}
+	if code, rep := upload(t, h, school, "education", "ctf", bytes.NewReader(moved)); code != 200 {
+		t.Fatalf("ctf: %d %v", code, rep)
+	}
+	waitProjected(t, h)
+	mustBeShielded(t, h, id, "Refuge", "LS2 9JT", "elm-grove")
+	if res := search(t, h, map[string][]string{"family": {"Nowak"}, "postcode": {"LS2 9JT"}}); res.Count != 0 {
+		t.Fatalf("found by the new postcode: %+v", res)
+	}
+}
