@@ -61,6 +61,10 @@ func signalThresholds(v *viper.Viper) auditproj.Thresholds {
 		"audit-signals.work-start":         func() { t.WorkStart = v.GetInt("audit-signals.work-start") },
 		"audit-signals.work-end":           func() { t.WorkEnd = v.GetInt("audit-signals.work-end") },
 		"audit-signals.time-zone":          func() { t.TimeZone = v.GetString("audit-signals.time-zone") },
+		"audit-signals.unsearched-views":   func() { t.UnsearchedViews = v.GetInt("audit-signals.unsearched-views") },
+		"audit-signals.search-lookback-minutes": func() {
+			t.SearchLookbackMinutes = v.GetInt("audit-signals.search-lookback-minutes")
+		},
 	}
 	for k, set := range keys {
 		bindNested(v, k)

@@ -22,17 +22,26 @@ type Thresholds struct {
 	WorkStart        int    `mapstructure:"work-start"` // hour, local time
 	WorkEnd          int    `mapstructure:"work-end"`
 	TimeZone         string `mapstructure:"time-zone"`
+	// A practitioner who opens, in an hour, more than UnsearchedViews
+	// distinct children that no search of theirs returned in the
+	// SearchLookbackMinutes before is listed: they are opening records by
+	// id rather than finding them, as someone holding a list of ids would.
+	// Zero turns the signal off (configuration must set at least 1).
+	UnsearchedViews       int `mapstructure:"unsearched-views"`
+	SearchLookbackMinutes int `mapstructure:"search-lookback-minutes"`
 }
 
 // DefaultThresholds are a starting point for a pilot.
 var DefaultThresholds = Thresholds{PeerFactor: 3, MinViewsPerHour: 20, WithheldAttempts: 3,
-	OffHoursSearches: 20, WorkStart: 8, WorkEnd: 18, TimeZone: "Europe/London"}
+	OffHoursSearches: 20, WorkStart: 8, WorkEnd: 18, TimeZone: "Europe/London",
+	UnsearchedViews: 10, SearchLookbackMinutes: 60}
 
 // Signal kinds.
 const (
 	SignalHighVolume   = "high-volume-views"
 	SignalWithheld     = "repeated-withheld-attempts"
 	SignalOffHoursBulk = "off-hours-bulk-searches"
+	SignalUnsearched   = "views-without-search"
 )
 
 // Signal is one practitioner's pattern of use worth an auditor's look.
@@ -76,13 +85,29 @@ func (s *Store) Signals(ctx context.Context, t Thresholds, r Range) ([]Signal, e
 	  where action = 'search' and actor <> '' and at >= $1 and at < $2
 	    and (extract(hour from at at time zone $10) < $11 or extract(hour from at at time zone $10) >= $12
 	         or extract(isodow from at at time zone $10) >= 6)
-	  group by 2, 3 having count(*) >= $9)
+	  group by 2, 3 having count(*) >= $9),
+	opened as (
+	  -- every child a practitioner tried to open by id: shown (children)
+	  -- or refused (subject)
+	  select a.actor, a.at, c
+	  from audit_events a, unnest(a.children || case when a.subject <> '' then array[a.subject] else '{}'::text[] end) c
+	  where a.action = 'view' and a.actor <> '' and 'practitioner' = any(a.roles) and a.at >= $1 and a.at < $2),
+	unsearched as (
+	  select $13::text, o.actor, date_trunc('hour', o.at), count(distinct o.c)::int, $14::float8
+	  from opened o
+	  where $14 > 0 and not exists (
+	    select 1 from audit_events s
+	    where s.action = 'search' and s.actor = o.actor and s.children @> array[o.c]
+	      and s.at <= o.at and s.at >= o.at - make_interval(mins => $15))
+	  group by 2, 3 having count(distinct o.c) > $14)
 	select s.kind, s.actor, coalesce(p.state->>'name', ''), coalesce(p.state->>'organisation', ''), s.w, s.n, s.thr
-	from (select * from high union all select * from withheld union all select * from offhours) s(kind, actor, w, n, thr)
+	from (select * from high union all select * from withheld union all select * from offhours
+	      union all select * from unsearched) s(kind, actor, w, n, thr)
 	left join practitioners p on p.id::text = s.actor
 	order by s.w, s.kind, s.n desc`,
 		r.From, r.To, SignalHighVolume, t.MinViewsPerHour, t.PeerFactor, SignalWithheld, t.WithheldAttempts,
-		SignalOffHoursBulk, t.OffHoursSearches, t.TimeZone, t.WorkStart, t.WorkEnd)
+		SignalOffHoursBulk, t.OffHoursSearches, t.TimeZone, t.WorkStart, t.WorkEnd,
+		SignalUnsearched, t.UnsearchedViews, t.SearchLookbackMinutes)
 	if err != nil {
 		return nil, fmt.Errorf("signals: %w", err)
 	}

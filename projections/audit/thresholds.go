@@ -22,6 +22,12 @@ func (t Thresholds) Validate() error {
 	if t.OffHoursSearches < 1 {
 		errs = append(errs, errors.New("off-hours-searches must be at least 1"))
 	}
+	if t.UnsearchedViews < 1 {
+		errs = append(errs, errors.New("unsearched-views must be at least 1"))
+	}
+	if t.SearchLookbackMinutes < 1 {
+		errs = append(errs, errors.New("search-lookback-minutes must be at least 1"))
+	}
 	if t.WorkStart < 0 || t.WorkEnd > 24 || t.WorkStart >= t.WorkEnd {
 		errs = append(errs, errors.New("work-start and work-end must be hours with 0 <= work-start < work-end <= 24"))
 	}
