@@ -128,7 +128,7 @@ func childrenHostiles(t *testing.T, existing string) []hostile {
 }
 
 // TestPoisonMessagesAreParked puts malformed, empty and hostile messages
-// straight into FEEDS and CHILDREN, between valid records, and shows that
+// straight into FEEDS, CHILDREN and AUDIT, between valid records, and shows that
 // the hub keeps linking and projecting the valid ones, parks each bad one
 // once with its reason, shows them to stewards and in the metrics without
 // their content, and after a restart on the same data neither loops nor
@@ -189,7 +189,18 @@ func TestPoisonMessagesAreParked(t *testing.T) {
 			postOne(5 + i/4)
 		}
 	}
+	// AUDIT: entries that are not entries, among the hub's own.
+	wantAu := map[uint64]parkedAt{}
+	for _, hs := range []hostile{
+		{"empty object", "audit.view", []byte(`{}`), parked.KindInvalidEntry},
+		{"null", "audit.view", []byte(`null`), parked.KindUndecodable},
+		{"invalid JSON", "audit.view", []byte(`{"id": "Hostile`), parked.KindUndecodable},
+		{"NUL in a reason", "audit.view", []byte(`{"id": "` + uuid.NewString() + `", "at": "2026-01-01T00:00:00Z", "action": "view", "reason": "Host\u0000ile"}`), parked.KindApplyFailed},
+	} {
+		publish(hs, wantAu, "audit", natsjs.StreamAudit)
+	}
 	waitProjected(t, h)
+	waitAudited(t, h)
 
 	searchable := func(h *hub.Hub) {
 		t.Helper()
@@ -233,8 +244,11 @@ func TestPoisonMessagesAreParked(t *testing.T) {
 		seen := map[string]bool{}
 		for _, r := range got {
 			w, ok := want[r.seq]
-			if r.stream == natsjs.StreamChildren {
+			switch r.stream {
+			case natsjs.StreamChildren:
 				w, ok = wantCh[r.seq]
+			case natsjs.StreamAudit:
+				w, ok = wantAu[r.seq]
 			}
 			if !ok || w != (parkedAt{r.consumer, r.stream, r.kind}) {
 				t.Errorf("parked %s %s seq %d as %s (%s), want %+v", r.consumer, r.stream, r.seq, r.kind, r.detail, w)
@@ -248,8 +262,8 @@ func TestPoisonMessagesAreParked(t *testing.T) {
 				t.Errorf("detail %q", r.detail)
 			}
 		}
-		if len(got) != len(want)+len(wantCh) {
-			t.Errorf("%d parked, want %d", len(got), len(want)+len(wantCh))
+		if len(got) != len(want)+len(wantCh)+len(wantAu) {
+			t.Errorf("%d parked, want %d", len(got), len(want)+len(wantCh)+len(wantAu))
 		}
 	}
 	before := parkedRows(h)
@@ -287,6 +301,9 @@ func TestPoisonMessagesAreParked(t *testing.T) {
 	for _, w := range want {
 		counts[fmt.Sprintf("contactpoint_parked_messages{consumer=%q,reason=%q}", w.consumer, w.kind)]++
 	}
+	for _, w := range wantAu {
+		counts[fmt.Sprintf("contactpoint_parked_messages{consumer=%q,reason=%q}", w.consumer, w.kind)]++
+	}
 	for _, w := range wantCh {
 		counts[fmt.Sprintf("contactpoint_parked_messages{consumer=%q,reason=%q}", w.consumer, w.kind)]++
 	}
@@ -309,6 +326,7 @@ func TestPoisonMessagesAreParked(t *testing.T) {
 	defer h.Close()
 	postOne(7)
 	waitProjected(t, h)
+	waitAudited(t, h)
 	searchable(h)
 	after := parkedRows(h)
 	if !slices.Equal(after, before) {
