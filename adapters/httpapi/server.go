@@ -5,8 +5,11 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -103,7 +106,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Mount != nil {
 		h = s.Mount(mux)
 	}
-	return recoverer(s.Log, h)
+	return recoverer(s.Log, plainParams(h))
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -182,3 +185,50 @@ func viewed(asked, shown string) []string {
 }
 
 func parseChildID(s string) (uuid.UUID, error) { return uuid.Parse(s) }
+
+// plainParams refuses a request whose query has a control character (NUL,
+// a line break, an escape) in a parameter's name or value, naming the
+// parameter: no such character belongs in a search, and passed on it would
+// reach the database as an error rather than an answer. It runs before
+// routing and authentication, so every route gets the same answer.
+func plainParams(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			badParams(w, r, "invalid-query", "the query string is not valid URL encoding")
+			return
+		}
+		for k, vs := range q {
+			bad := hasControl(k)
+			for _, v := range vs {
+				bad = bad || hasControl(v)
+			}
+			if bad {
+				name := k
+				if hasControl(k) || len(k) > 40 {
+					name = "(a parameter name)"
+				}
+				badParams(w, r, "invalid-parameter", fmt.Sprintf("parameter %q contains a control character", name))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func badParams(w http.ResponseWriter, r *http.Request, code, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/fhir/") {
+		fhirError(w, http.StatusBadRequest, "invalid", msg)
+		return
+	}
+	writeError(w, http.StatusBadRequest, code, msg)
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
