@@ -88,6 +88,10 @@ type Linker struct {
 	aloneUntil uint64
 }
 
+// errStillConflicting: other writers kept moving a child's stream. It is
+// contention, not the record's fault, so it is retried and never parked.
+var errStillConflicting = errors.New("still conflicting after retries")
+
 // failure is a failed run of feed messages first..last, for Run to tell an
 // outage from a poison message.
 type failure struct {
@@ -141,7 +145,7 @@ func (l *Linker) Run(ctx context.Context) error {
 			return nil
 		}
 		var f *failure
-		if !errors.As(err, &f) || !parked.Poisoned(ctx, l.pool, l.js, f.cause) {
+		if !errors.As(err, &f) || errors.Is(err, errStillConflicting) || !parked.Poisoned(ctx, l.pool, l.js, f.cause) {
 			return fmt.Errorf("linker: %w", err)
 		}
 		l.mu.Lock()
@@ -658,7 +662,7 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 	todo := p.order
 	for attempt := 0; len(todo) > 0; attempt++ {
 		if attempt > 5 {
-			return fmt.Errorf("linker: %d children still conflict after retries", len(todo))
+			return fmt.Errorf("linker: %d children: %w", len(todo), errStillConflicting)
 		}
 		fl := make([]inflight, 0, len(todo))
 		for _, id := range todo {
