@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	domainaudit "contactpoint/domain/audit"
 )
 
 // Thresholds of the misuse signals; deployments set them in config.
@@ -42,6 +44,9 @@ const (
 	SignalWithheld     = "repeated-withheld-attempts"
 	SignalOffHoursBulk = "off-hours-bulk-searches"
 	SignalUnsearched   = "views-without-search"
+	// SignalBreakGlass: every break-glass reveal is looked into, so each
+	// day with one is a signal (threshold 1), whatever the other figures.
+	SignalBreakGlass = "break-glass-reveal"
 )
 
 // Signal is one practitioner's pattern of use worth an auditor's look.
@@ -99,15 +104,20 @@ func (s *Store) Signals(ctx context.Context, t Thresholds, r Range) ([]Signal, e
 	    select 1 from audit_events s
 	    where s.action = 'search' and s.actor = o.actor and s.children @> array[o.c]
 	      and s.at <= o.at and s.at >= o.at - make_interval(mins => $15))
-	  group by 2, 3 having count(distinct o.c) > $14)
+	  group by 2, 3 having count(distinct o.c) > $14),
+	breakglass as (
+	  select $16::text, actor, date_trunc('day', at at time zone $10) at time zone $10, count(*)::int, 1::float8
+	  from audit_events
+	  where action = $17 and outcome = 'ok' and actor <> '' and at >= $1 and at < $2
+	  group by 2, 3)
 	select s.kind, s.actor, coalesce(p.state->>'name', ''), coalesce(p.state->>'organisation', ''), s.w, s.n, s.thr
 	from (select * from high union all select * from withheld union all select * from offhours
-	      union all select * from unsearched) s(kind, actor, w, n, thr)
+	      union all select * from unsearched union all select * from breakglass) s(kind, actor, w, n, thr)
 	left join practitioners p on p.id::text = s.actor
 	order by s.w, s.kind, s.n desc`,
 		r.From, r.To, SignalHighVolume, t.MinViewsPerHour, t.PeerFactor, SignalWithheld, t.WithheldAttempts,
 		SignalOffHoursBulk, t.OffHoursSearches, t.TimeZone, t.WorkStart, t.WorkEnd,
-		SignalUnsearched, t.UnsearchedViews, t.SearchLookbackMinutes)
+		SignalUnsearched, t.UnsearchedViews, t.SearchLookbackMinutes, SignalBreakGlass, domainaudit.ActReveal)
 	if err != nil {
 		return nil, fmt.Errorf("signals: %w", err)
 	}

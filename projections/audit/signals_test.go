@@ -81,7 +81,7 @@ func TestMisuseSignals(t *testing.T) {
 	winter := time.Date(2025, 1, 8, 0, 0, 0, 0, time.UTC) // GMT, UTC+0
 	actor := map[string]string{}
 	for _, n := range []string{"peer1", "peer2", "peer3", "peer4", "heavy", "rereader", "prober", "spread",
-		"nightowl", "evening", "weekend", "wintermorning", "daytime", "fewlate"} {
+		"nightowl", "evening", "weekend", "wintermorning", "daytime", "fewlate", "glass"} {
 		actor[n] = uuid.NewString()
 	}
 	view := func(who string) audit.Entry {
@@ -126,6 +126,9 @@ func TestMisuseSignals(t *testing.T) {
 	tr.record(t, search("wintermorning"), winter.Add(7*time.Hour+30*time.Minute), 20, nil)
 	tr.record(t, search("daytime"), wed.Add(11*time.Hour), 25, nil)
 	tr.record(t, search("fewlate"), wed.Add(22*time.Hour), 5, nil)
+	// Two break-glass reveals in a day: always looked into.
+	tr.record(t, audit.Entry{Action: audit.ActReveal, Actor: actor["glass"], Roles: []string{"child-protection"},
+		Route: "POST /v1/children/{id}/reveal", Subject: uuid.NewString(), Reason: "break-glass", Status: 201}, wed.Add(13*time.Hour), 2, nil)
 
 	ctx := context.Background()
 	if err := tr.proj.CatchUp(ctx); err != nil {
@@ -152,6 +155,7 @@ func TestMisuseSignals(t *testing.T) {
 		{auditproj.SignalHighVolume, []string{"heavy:30"}},
 		{auditproj.SignalWithheld, []string{"prober:3"}},
 		{auditproj.SignalOffHoursBulk, []string{"evening:20", "nightowl:20", "weekend:20", "wintermorning:20"}},
+		{auditproj.SignalBreakGlass, []string{"glass:2"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {
@@ -162,8 +166,8 @@ func TestMisuseSignals(t *testing.T) {
 			}
 		})
 	}
-	if len(sigs) != 6 {
-		t.Fatalf("%d signals, want 6: %+v", len(sigs), sigs)
+	if len(sigs) != 7 {
+		t.Fatalf("%d signals, want 7: %+v", len(sigs), sigs)
 	}
 
 	// The same trail under other thresholds: the knobs are the deployment's.
