@@ -296,3 +296,31 @@ func TestNewSourcesStayBehindTheShield(t *testing.T) {
 		t.Fatalf("found by the new postcode: %+v", res)
 	}
 }
+
+// A message on a child's own stream that no reader can apply (put there by
+// a bug or by someone with access to the stream) does not stop the
+// commands on that child: readers skip it, and the directory parks it.
+func TestCommandsOnAChildWithAPoisonMessage(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	moved := olivia
+	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
+	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	send(t, h, olivia)
+	send(t, h, moved)
+	a, e := childOf(t, h, "health", "pas", "H1"), childOf(t, h, "education", "sims", "E1")
+	for _, bad := range []string{`{"child_id":"` + e + `","events":[{"type":"source.stated"}]}`, `not json`, `{}`} {
+		if _, err := h.NATS.JS.Publish(context.Background(), "children."+e, []byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitProjected(t, h)
+	if got := shieldChild(t, h, e); got != e {
+		t.Fatalf("shield landed on %s", got)
+	}
+	if code, b := call(t, h, "POST", "/v1/children/"+a+"/merge", map[string]string{"other": e, "reason": "same child"}); code != 200 {
+		t.Fatalf("merge of a child with a poison message: %d %s", code, b)
+	}
+	waitProjected(t, h)
+	mustBeShielded(t, h, a, "Stanmore", "Elm Grove")
+}

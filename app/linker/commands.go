@@ -26,7 +26,8 @@ var (
 
 // LoadChild rebuilds a child's state from its own subject with direct gets
 // (next message by subject), never a consumer: loading one child must not
-// cost the server a consumer.
+// cost the server a consumer. Messages that cannot be decoded are skipped
+// (the directory parks them); the sequence returned is the subject's last.
 func LoadChild(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (*child.State, uint64, error) {
 	st, err := js.Stream(ctx, natsjs.StreamChildren)
 	if err != nil {
@@ -43,11 +44,13 @@ func LoadChild(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (*chil
 		if err != nil {
 			return nil, 0, fmt.Errorf("load child: %w", err)
 		}
-		_, b, err := DecodeChildMsg(m.Subject, m.Data)
-		if err != nil {
-			return nil, 0, fmt.Errorf("load child seq %d: %w", m.Sequence, err)
+		// A message the decoder refuses is skipped, as the projections park
+		// it and the index rebuild skips it, so every reader agrees on the
+		// child's state; its sequence still counts, as the next append must
+		// expect it.
+		if _, b, err := DecodeChildMsg(m.Subject, m.Data); err == nil {
+			s.Apply(b)
 		}
-		s.Apply(b)
 		last, seq = m.Sequence, m.Sequence+1
 	}
 	return s, last, nil
