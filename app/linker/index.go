@@ -1,6 +1,7 @@
 package linker
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -42,6 +43,10 @@ type sourceEntry struct {
 	holder    ref // the child holding its features for matching; -1 when none
 	withdrawn bool
 	hash      [sha256.Size]byte
+	// keyOff and keyLen place the source's key in Index.keyArena: a review
+	// names the candidate's source record it compared with.
+	keyOff uint32
+	keyLen uint16
 }
 
 // key16 is a 16-byte digest naming a source record or an identifier: a
@@ -91,6 +96,7 @@ type Index struct {
 	sourceIdx map[key16]src
 	srcs      []sourceEntry
 	feats     []string // packed features, by src
+	keyArena  []byte   // source keys, agency NUL system NUL record id, one after another
 	nhs       map[key16]ref
 	upn       map[key16]ref
 	blocks    map[uint64]blockList // by blockKey: 8 bytes a key instead of a string
@@ -227,6 +233,21 @@ func (x *Index) releaseAll(r ref) {
 	x.children[r].srcs = nil
 }
 
+// sourceKeyOf returns the key of the i-th source record child r holds for
+// matching (the order features unpacks them in).
+func (x *Index) sourceKeyOf(r ref, i int) (record.SourceKey, bool) {
+	ss := x.children[r].srcs
+	if i < 0 || i >= len(ss) {
+		return record.SourceKey{}, false
+	}
+	e := x.srcs[ss[i]]
+	parts := bytes.SplitN(x.keyArena[e.keyOff:e.keyOff+uint32(e.keyLen)], []byte{0}, 3)
+	if len(parts) != 3 {
+		return record.SourceKey{}, false
+	}
+	return record.SourceKey{Agency: string(parts[0]), System: string(parts[1]), RecordID: string(parts[2])}, true
+}
+
 // withdraw marks a source record withdrawn by its source.
 func (x *Index) withdraw(k record.SourceKey) {
 	if s, ok := x.sourceIdx[sourceKey(k)]; ok {
@@ -241,7 +262,10 @@ func (x *Index) addSource(r ref, st *child.Stated) {
 	if !ok {
 		s = src(len(x.srcs))
 		x.sourceIdx[k] = s
-		x.srcs = append(x.srcs, sourceEntry{holder: -1})
+		sk := st.Source.Key()
+		off := len(x.keyArena)
+		x.keyArena = append(append(append(append(append(x.keyArena, sk.Agency...), 0), sk.System...), 0), sk.RecordID...)
+		x.srcs = append(x.srcs, sourceEntry{holder: -1, keyOff: uint32(off), keyLen: uint16(len(x.keyArena) - off)})
 		x.feats = append(x.feats, "")
 	}
 	x.srcs[s].child, x.srcs[s].hash, x.srcs[s].withdrawn = r, contentHash(st.ContentHash), false

@@ -472,16 +472,34 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 		}
 		return l.bridges(r, &f)
 	}
-	if r, ok := x.lookupNHS(f.NHS); ok {
-		emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "nhs-number"}))
-		return l.bridges(r, &f)
-	}
-	if r, ok := x.lookupUPN(f.UPN); ok {
-		emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "upn"}))
-		return l.bridges(r, &f)
+	// A shared identifier is strong evidence, not a verdict: numbers are
+	// mistyped and reused, so a record whose date of birth and given name
+	// (or gender) deny the child holding its number goes to a steward.
+	var best match.Decision
+	var bestRef ref
+	var found bool
+	bestSrc := -1
+	for _, id := range [...]struct {
+		rule string
+		look func(string) (ref, bool)
+		val  string
+	}{{"nhs-number", x.lookupNHS, f.NHS}, {"upn", x.lookupUPN, f.UPN}} {
+		r, ok := id.look(id.val)
+		if !ok {
+			continue
+		}
+		d, si, denied := l.identifierDenied(r, &f)
+		if !denied {
+			emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: id.rule}))
+			return l.bridges(r, &f)
+		}
+		best, bestRef, bestSrc, found = d, r, si, true
+		break
 	}
 
-	best, bestRef, found := l.bestCandidate(&f, x.pendingKeys)
+	if !found {
+		best, bestRef, bestSrc, found = l.bestCandidate(&f, x.pendingKeys)
+	}
 	if found && best.Outcome == match.Link {
 		emit(bestRef, stated(rec, hash, feedSeq, now, child.Link{Rule: "score", Score: round(best.Score)}))
 		return nil
@@ -492,13 +510,56 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 		stated(rec, hash, feedSeq, now, child.Link{Rule: "new"}),
 	}
 	if found && best.Outcome == match.Review {
-		ev, _ := json.Marshal(match.Explain(best.Vector, l.cfg.Weights))
-		events = append(events, child.Event{Type: child.TypeReviewRequested, At: now, Review: &child.ReviewRequested{
-			Candidate: x.children[bestRef].id.String(), Source: key, Score: round(best.Score), Evidence: ev,
-		}})
+		events = append(events, l.reviewEvent(now, bestRef, bestSrc, key, best))
 	}
 	emit(x.ref(id), events...)
 	return nil
+}
+
+// reviewEvent asks a steward whether the record's child is candidate, with
+// the evidence, why it was not linked, and which of the candidate's source
+// records it was compared with.
+func (l *Linker) reviewEvent(now time.Time, candidate ref, candidateSrc int, key record.SourceKey, d match.Decision) child.Event {
+	ev, _ := json.Marshal(match.Explain(d.Vector, l.cfg.Weights))
+	rr := &child.ReviewRequested{
+		Candidate: l.idx.children[candidate].id.String(), Source: key, Score: round(d.Score), Evidence: ev,
+		Why: d.Why(), Reason: d.Reason,
+	}
+	if k, ok := l.idx.sourceKeyOf(candidate, candidateSrc); ok {
+		rr.Compared = &k
+	}
+	return child.Event{Type: child.TypeReviewRequested, At: now, Review: rr}
+}
+
+// identifierDenied reports whether the record's shared identifier is
+// contradicted by every source of child r that holds it (match.
+// IdentifierContradicted), with the decision to review and the source it
+// came from. A source that holds the identifier and does not contradict it
+// lets the identifier link, as does a child none of whose sources holds it
+// any more (its first claimant moved on): then the identifier alone speaks.
+func (l *Linker) identifierDenied(r ref, f *match.Features) (match.Decision, int, bool) {
+	x := l.idx
+	x.scratch = x.features(r, x.scratch)
+	si := -1
+	for i := range x.scratch {
+		s := &x.scratch[i]
+		shared := (f.NHS != "" && f.NHS == s.NHS) || (f.UPN != "" && f.UPN == s.UPN)
+		if !shared {
+			continue
+		}
+		if !match.IdentifierContradicted(match.Compare(f, s)) {
+			return match.Decision{}, 0, false
+		}
+		if si < 0 {
+			si = i
+		}
+	}
+	if si < 0 {
+		return match.Decision{}, 0, false
+	}
+	d := match.Decide(*f, x.scratch[si], l.cfg.Weights, l.thresholds())
+	d.Outcome, d.Reason = match.Review, match.ReasonSameIdentifier
+	return d, si, true
 }
 
 // resolveBridges merges children that one record's identifiers join, when
@@ -538,6 +599,7 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 		yid := x.children[younger].id
 		p.add(yid, 0, child.Event{Type: child.TypeReviewRequested, At: l.now().UTC(), Review: &child.ReviewRequested{
 			Candidate: x.children[older].id.String(), Score: round(d.Score), Evidence: ev,
+			Why: match.WhyIdentifier, Reason: "identifiers in one source record name both children; " + d.Reason,
 		}})
 		if err := l.append(ctx, p); err != nil {
 			return err
@@ -548,22 +610,39 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 }
 
 // bestCandidate scores the record against every candidate child, found
-// by the record's hashed blocking keys.
-func (l *Linker) bestCandidate(f *match.Features, keys []uint64) (match.Decision, ref, bool) {
+// by the record's hashed blocking keys; it returns the best decision, its
+// child and the index of the child's source that gave it.
+//
+// A record that would link to two children of one household equally (a
+// newborn recorded without a given name, when the household has twins)
+// is not the linker's to place: it goes to review against the better.
+func (l *Linker) bestCandidate(f *match.Features, keys []uint64) (match.Decision, ref, int, bool) {
 	var best match.Decision
 	var bestRef ref
+	bestSrc := -1
 	found := false
+	links, twinLinks := 0, 0
 	t := l.thresholds()
 	cands := l.idx.candidates(keys)
 	l.scored.Add(int64(len(cands)))
 	for _, r := range cands {
 		l.idx.scratch = l.idx.features(r, l.idx.scratch)
-		d, _ := match.DecideBest(*f, l.idx.scratch, l.cfg.Weights, t)
+		d, si := match.DecideBest(*f, l.idx.scratch, l.cfg.Weights, t)
+		if d.Outcome == match.Link {
+			links++
+			if match.TwinLike(d.Vector) {
+				twinLinks++
+			}
+		}
 		if !found || rank(d) > rank(best) || (rank(d) == rank(best) && d.Score > best.Score) {
-			best, bestRef, found = d, r, true
+			best, bestRef, bestSrc, found = d, r, si, true
 		}
 	}
-	return best, bestRef, found && best.Outcome != match.New
+	if best.Outcome == match.Link && links > 1 && twinLinks > 0 && best.Rule == match.RuleProbability {
+		best.Outcome, best.Rule = match.Review, match.RuleTwin
+		best.Reason = "the record fits two children of one household as well"
+	}
+	return best, bestRef, bestSrc, found && best.Outcome != match.New
 }
 
 func rank(d match.Decision) int {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"contactpoint/domain/child"
+	"contactpoint/domain/match"
 	"contactpoint/domain/record"
 	"contactpoint/synth"
 )
@@ -119,17 +120,36 @@ func TestDeterministicRules(t *testing.T) {
 			Address: &record.Address{Lines: []string{"14 Elm Grove"}, Postcode: "LS6 2AB"}, Identifiers: &record.Identifiers{NHSNumber: nhs, UPN: upn}}
 		return record.Record{Schema: record.SchemaID, Source: record.Source{Agency: agency, System: system, RecordID: id}, Operation: record.OpUpsert, Child: c}
 	}
+	other := func(r record.Record, given, dob, gender string) record.Record {
+		c := *r.Child
+		c.Name.Given, c.BirthDate, c.Gender = given, dob, gender
+		r.Child = &c
+		return r
+	}
 	tests := []struct {
 		name     string
 		recs     []record.Record
 		children int
 		rule     string
+		// why, when set, is the review the second record must raise,
+		// against the first record's source.
+		why string
 	}{
-		{"same NHS number", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("social-care", "lcs", "9", "Zoe", "9434765919", "")}, 1, "nhs-number"},
-		{"same UPN", []record.Record{mk("education", "a", "1", "Olivia", "", "T821200714001"), mk("education", "b", "2", "Zoe", "", "T821200714001")}, 1, "upn"},
-		{"twins", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("health", "pas", "2", "Amelia", "4010232137", "")}, 2, "new"},
-		{"conflicting NHS numbers, same name", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("health", "pas2", "2", "Olivia", "4010232137", "")}, 2, "new"},
-		{"no identifier, same details", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("education", "sims", "2", "Olivia", "", "")}, 1, "score"},
+		{"same NHS number", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("social-care", "lcs", "9", "Zoe", "9434765919", "")}, 1, "nhs-number", ""},
+		{"same UPN", []record.Record{mk("education", "a", "1", "Olivia", "", "T821200714001"), mk("education", "b", "2", "Zoe", "", "T821200714001")}, 1, "upn", ""},
+		{"twins", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("health", "pas", "2", "Amelia", "4010232137", "")}, 2, "new", ""},
+		{"conflicting NHS numbers, same name", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("health", "pas2", "2", "Olivia", "4010232137", "")}, 2, "new", ""},
+		{"no identifier, same details", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""), mk("education", "sims", "2", "Olivia", "", "")}, 1, "score", ""},
+		// An identifier is evidence, not a verdict: the rest of the record
+		// may say it is another child's number.
+		{"same NHS number, another date of birth and given name", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""),
+			other(mk("social-care", "lcs", "9", "", "9434765919", ""), "Harry", "2011-07-30", "female")}, 2, "new", match.WhyIdentifier},
+		{"same NHS number, another date of birth and gender", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""),
+			other(mk("social-care", "lcs", "9", "", "9434765919", ""), "Olivia", "2011-07-30", "male")}, 2, "new", match.WhyIdentifier},
+		{"same UPN, another date of birth and given name", []record.Record{mk("education", "a", "1", "Olivia", "", "T821200714001"),
+			other(mk("education", "b", "2", "", "", "T821200714001"), "Jack", "2013-01-02", "male")}, 2, "new", match.WhyIdentifier},
+		{"same NHS number, a date of birth keyed wrong", []record.Record{mk("health", "pas", "1", "Olivia", "9434765919", ""),
+			other(mk("social-care", "lcs", "9", "", "9434765919", ""), "Olivia", "2011-07-30", "female")}, 1, "nhs-number", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +167,15 @@ func TestDeterministicRules(t *testing.T) {
 			last := p.per[p.order[len(p.order)-1]].batch.Events
 			ev := last[len(last)-1]
 			if ev.Type == child.TypeReviewRequested {
+				rv := ev.Review
+				first := tt.recs[0].Source.Key()
+				if rv.Why != tt.why || (tt.why == match.WhyIdentifier && rv.Reason != match.ReasonSameIdentifier) ||
+					rv.Compared == nil || *rv.Compared != first {
+					t.Fatalf("review %+v, want why %q compared with %v", rv, tt.why, first)
+				}
 				ev = last[len(last)-2]
+			} else if tt.why != "" {
+				t.Fatalf("no review raised, want one for %q", tt.why)
 			}
 			if ev.Stated == nil || ev.Stated.Link.Rule != tt.rule {
 				t.Fatalf("second record linked by %+v, want rule %s", ev.Stated, tt.rule)

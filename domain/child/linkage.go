@@ -60,6 +60,13 @@ type ReviewRequested struct {
 	Source    record.SourceKey `json:"source"`
 	Score     float64          `json:"score"`
 	Evidence  json.RawMessage  `json:"evidence,omitempty"`
+	// Why is the kind of doubt (match.WhyScoreBand, WhyTwin, WhyIdentifier,
+	// WhyHousehold) and Reason the rule's sentence, naming no value; Compared
+	// is the candidate's source record the record was compared with. Older
+	// events carry none of the three.
+	Why      string            `json:"why,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Compared *record.SourceKey `json:"compared,omitempty"`
 }
 
 // NotLinked records that this child is not Other.

@@ -124,7 +124,7 @@ var levelText = [NumFields][NumLevels]string{
 	FieldGender:    {"missing or not stated on one side", "different", "", "", "", "same"},
 	FieldPostcode:  {"missing on one side", "different area", "", "same postcode district", "same postcode sector", "same full postcode"},
 	FieldAddress:   {"missing on one side", "different", "", "", "nearly the same", "same"},
-	FieldCarer:     {"missing on one side", "no parent or carer in common", "", "a parent or carer with the same given name", "", "a parent or carer with the same name"},
+	FieldCarer:     {"missing on one side", "no parent or carer in common", "", "a parent or carer with the same given name (and the child's own family name)", "", "a parent or carer with the same name"},
 	FieldPhone:     {"missing on one side", "no phone number in common", "", "", "", "a phone number in common"},
 	FieldNHS:       {"missing on one side", "both present and different", "", "", "", "same"},
 	FieldUPN:       {"missing on one side", "both present and different", "", "", "", "same"},
@@ -184,7 +184,7 @@ func Compare(a, b *Features) ComparisonVector {
 	v[FieldGender] = compareGender(a.Gender, b.Gender)
 	v[FieldPostcode] = comparePostcode(a, b)
 	v[FieldAddress] = compareAddress(a, b)
-	v[FieldCarer] = compareCarers(a.Carers, b.Carers)
+	v[FieldCarer] = compareCarers(a, b, v[FieldFamily] >= Partial)
 	v[FieldPhone] = comparePhones(a.Phones, b.Phones)
 	v[FieldNHS] = compareIdentifier(a.NHS, b.NHS)
 	v[FieldUPN] = compareUPN(a, b)
@@ -213,6 +213,14 @@ func compareGiven(a, b *Features) Level {
 		return Weak
 	}
 	return Disagree
+}
+
+// givenViaOtherName reports a given name that agrees only through the
+// other's middle or preferred name (or a nickname of one), which is how
+// twins named "Grace Amelia" and "Amelia" look.
+func givenViaOtherName(a, b *Features) bool {
+	return contains(b.GivenOther, a.Given) || contains(a.GivenOther, b.Given) ||
+		a.GivenGroups.intersects(b.OtherGroups) || b.GivenGroups.intersects(a.OtherGroups)
 }
 
 func compareFamily(a, b *Features) Level {
@@ -329,7 +337,14 @@ func hasSuffixToken(long, short string) bool {
 	return len(long) > len(short) && long[len(long)-len(short):] == short && long[len(long)-len(short)-1] == ' '
 }
 
-func compareCarers(a, b []CarerName) Level {
+// compareCarers grades the parents and carers the two records name. A
+// carer's family name that is the child's own is not counted again: the
+// family name comparison has already weighed it, and "Sarah Hughes, mother
+// of a Hughes" says little more than "Sarah, mother of a Hughes". It counts
+// in full only when the children's family names differ (a change of name),
+// where the carer's unchanged name is fresh evidence.
+func compareCarers(fa, fb *Features, familyAgrees bool) Level {
+	a, b := fa.Carers, fb.Carers
 	if len(a) == 0 || len(b) == 0 {
 		return Missing
 	}
@@ -345,6 +360,10 @@ func compareCarers(a, b []CarerName) Level {
 				continue
 			}
 			if x.Family != "" && (x.Family == y.Family || JaroWinkler(x.Family, y.Family) >= nameJW) {
+				if familyAgrees && (contains(fa.FamilyKeys, x.Family) || contains(fb.FamilyKeys, y.Family)) {
+					best = Partial
+					continue
+				}
 				return Exact
 			}
 			best = Partial

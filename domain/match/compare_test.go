@@ -176,21 +176,29 @@ func TestCompareCarersAndPhones(t *testing.T) {
 		name         string
 		a, b         []record.Contact
 		carer, phone Level
+		// childFamily, when set, is both children's family name.
+		childFamily string
 	}{
 		{"same carer, phone in another format", []record.Contact{mum},
-			[]record.Contact{{Name: record.Name{Given: "Sally", Family: "Hughes"}, Phone: "+44 7700 900123"}}, Exact, Exact},
+			[]record.Contact{{Name: record.Name{Given: "Sally", Family: "Hughes"}, Phone: "+44 7700 900123"}}, Exact, Exact, ""},
 		{"carer remarried, new phone", []record.Contact{mum},
-			[]record.Contact{{Name: record.Name{Given: "Sarah", Family: "Patel"}, Phone: "07700 900999"}}, Partial, Disagree},
+			[]record.Contact{{Name: record.Name{Given: "Sarah", Family: "Patel"}, Phone: "07700 900999"}}, Partial, Disagree, ""},
 		{"any overlap counts", []record.Contact{mum},
-			[]record.Contact{{Name: record.Name{Given: "Tom", Family: "Reid"}}, {Name: record.Name{Given: "Sarah", Family: "Hughes"}}}, Exact, Missing},
+			[]record.Contact{{Name: record.Name{Given: "Tom", Family: "Reid"}}, {Name: record.Name{Given: "Sarah", Family: "Hughes"}}}, Exact, Missing, ""},
 		{"nobody in common", []record.Contact{mum},
-			[]record.Contact{{Name: record.Name{Given: "Tom", Family: "Reid"}, Phone: "0113 496 0000"}}, Disagree, Disagree},
-		{"none on one side", []record.Contact{mum}, nil, Missing, Missing},
+			[]record.Contact{{Name: record.Name{Given: "Tom", Family: "Reid"}, Phone: "0113 496 0000"}}, Disagree, Disagree, ""},
+		{"none on one side", []record.Contact{mum}, nil, Missing, Missing, ""},
+		// The carer's family name is the child's: the family name field has
+		// counted it already, so only the given name is new evidence.
+		{"carer shares the child's family name", []record.Contact{mum},
+			[]record.Contact{{Name: record.Name{Given: "Sarah", Family: "Hughes"}}}, Partial, Missing, "Hughes"},
+		{"carer's family name differs from the child's", []record.Contact{mum},
+			[]record.Contact{{Name: record.Name{Given: "Sarah", Family: "Hughes"}}}, Exact, Missing, "Patel"},
 	}
 	for _, tt := range tests {
-		a := FeaturesOf(&record.Child{Contacts: tt.a})
-		b := FeaturesOf(&record.Child{Contacts: tt.b})
-		if got := compareCarers(a.Carers, b.Carers); got != tt.carer {
+		a := FeaturesOf(&record.Child{Contacts: tt.a, Name: record.Name{Family: tt.childFamily}})
+		b := FeaturesOf(&record.Child{Contacts: tt.b, Name: record.Name{Family: tt.childFamily}})
+		if got := Compare(&a, &b)[FieldCarer]; got != tt.carer {
 			t.Errorf("%s: carer = %v, want %v", tt.name, got, tt.carer)
 		}
 		if got := comparePhones(a.Phones, b.Phones); got != tt.phone {

@@ -40,6 +40,19 @@ type Thresholds struct {
 // 2^-16.3), 28 bits is posterior odds of about 3,000 to 1.
 func DefaultThresholds() Thresholds { return Thresholds{Upper: 28, Lower: 14} }
 
+// Why a pair was sent to a steward rather than linked: what a steward
+// filters the review queue by.
+const (
+	WhyScoreBand  = "score band"          // the score fell between the thresholds
+	WhyTwin       = "twin guard"          // the pair looks like twins (or a known twin is as likely)
+	WhyIdentifier = "identifier conflict" // an identifier agrees and the record contradicts it, or identifiers disagree
+	WhyHousehold  = "household conflict"  // the child's own details agree and the household does not
+)
+
+// ReasonSameIdentifier is the review reason of a shared NHS number or UPN
+// on a record the rest of which describes another child.
+const ReasonSameIdentifier = "same identifier, different child?"
+
 // Decision is the outcome for one pair, with the rule that decided it. It
 // carries the comparison vector so that Explain can give the reasons later,
 // when they are wanted (a review, an audit), at no cost to the hot path.
@@ -51,27 +64,56 @@ type Decision struct {
 	Vector  ComparisonVector `json:"vector"`
 }
 
+// Why classifies a Review (or a guarded New) for the review queue.
+func (d Decision) Why() string {
+	switch d.Rule {
+	case RuleTwin:
+		return WhyTwin
+	case RuleConflict, RuleNHS, RuleUPN:
+		return WhyIdentifier
+	}
+	v := d.Vector
+	personal := v[FieldGiven] >= Partial && v[FieldFamily] >= Partial && v[FieldBirthDate] >= Partial
+	if personal && (v[FieldPostcode] == Disagree || v[FieldAddress] == Disagree) {
+		return WhyHousehold
+	}
+	return WhyScoreBand
+}
+
 // Decide settles whether a and b are the same child. Deterministic rules
 // come first, in this order:
 //
 //  1. The same valid NHS number links ("nhs-number"), and the same permanent
-//     or temporary UPN links ("upn"), unless the two records then disagree on
-//     both the date of birth and the given name, which points to an
-//     identifier keyed against the wrong child: that goes to review.
+//     or temporary UPN links ("upn"), unless the rest of the record
+//     contradicts it: the date of birth and the given name both differ, or
+//     the date of birth and the gender both do. Identifiers are mistyped and
+//     reused (a sibling's number keyed on the wrong record), so such a pair
+//     goes to review, "same identifier, different child?".
 //  2. Two different valid NHS numbers, or two different permanent UPNs,
 //     never link: the score is capped below Lower ("conflicting
 //     identifiers"). When one identifier agrees and the other conflicts the
 //     records contradict themselves and a steward reviews them.
 //  3. Possible twin: the same family name, date of birth and household with
-//     a given name that is neither the same, a nickname nor a typo. Clearly
-//     different given names make a new child; names that only sound alike,
-//     or a given name missing on one side (newborns recorded as "Baby"), go
-//     no further than review.
+//     a given name that is not plainly the same. Clearly different given
+//     names make a new child; names that only sound alike, or a given name
+//     that is the other's middle name or a nickname of it, go no further
+//     than review: twins are given such names ("Amelia" and "Grace
+//     Amelia", "Millie" and "Grace Amelia"). A nickname of the other's own
+//     given name ("Livvy" for "Olivia") is how agencies record one child,
+//     and the score decides it. A given name missing on one side is no
+//     evidence either way, and the score decides too.
 //
 // Otherwise the Fellegi–Sunter score against t decides ("score"). Decide is
 // symmetric in a and b and deterministic.
 func Decide(a, b Features, w Weights, t Thresholds) Decision {
 	return decide(&a, &b, &w, t)
+}
+
+// IdentifierContradicted reports a pair whose shared identifier the rest of
+// the record denies: date of birth and given name both differ, or date of
+// birth and gender both do.
+func IdentifierContradicted(v ComparisonVector) bool {
+	return v[FieldBirthDate] == Disagree && (v[FieldGiven] == Disagree || v[FieldGender] == Disagree)
 }
 
 func decide(a, b *Features, w *Weights, t Thresholds) Decision {
@@ -95,25 +137,28 @@ func decide(a, b *Features, w *Weights, t Thresholds) Decision {
 			d.Rule, d.Reason = RuleUPN, "same UPN"
 		}
 		d.Outcome = Link
-		if v[FieldBirthDate] == Disagree && v[FieldGiven] == Disagree {
+		if IdentifierContradicted(v) {
 			d.Outcome = Review
-			d.Reason += ", but the date of birth and given name both differ"
+			d.Reason = ReasonSameIdentifier
 		}
 		return d
 	}
 
 	d.Rule, d.Outcome = RuleProbability, byScore(d.Score, t)
 	d.Reason = "score against thresholds"
-	if possibleTwin(v) {
-		d.Rule = RuleTwin
-		if v[FieldGiven] == Disagree {
-			d.Outcome = New
+	if twinHousehold(v) {
+		switch g := v[FieldGiven]; {
+		case g == Disagree:
+			d.Rule, d.Outcome = RuleTwin, New
 			d.Reason = "same family name, date of birth and household but a different given name"
-		} else if d.Outcome == Link {
-			d.Outcome = Review
-			d.Reason = "same family name, date of birth and household; given names cannot be told apart with confidence"
-		} else {
-			d.Reason = "same family name, date of birth and household; score below the link threshold"
+		case g == Weak || ((g == Partial || g == Close) && givenViaOtherName(a, b) && !sameFirstGiven(a, b)):
+			d.Rule = RuleTwin
+			if d.Outcome == Link {
+				d.Outcome = Review
+				d.Reason = "same family name, date of birth and household; the given names may be two twins' (alike, a nickname, or a middle name)"
+			} else {
+				d.Reason = "same family name, date of birth and household; score below the link threshold"
+			}
 		}
 	}
 	return d
@@ -129,13 +174,25 @@ func byScore(s float64, t Thresholds) Outcome {
 	return New
 }
 
-// possibleTwin is the twins-and-siblings guard: everything a twin shares
-// agrees, and the one thing that tells twins apart does not.
-func possibleTwin(v ComparisonVector) bool {
-	household := v[FieldPostcode] == Exact || v[FieldAddress] >= Close || v[FieldPhone] == Exact || v[FieldCarer] == Exact
-	return v[FieldFamily] >= Partial && v[FieldBirthDate] == Exact && household &&
-		(v[FieldGiven] == Disagree || v[FieldGiven] == Weak || v[FieldGiven] == Missing)
+// sameFirstGiven reports first given names that agree in spelling or as
+// nicknames of each other: then a middle name in common is one child's, not
+// two twins'.
+func sameFirstGiven(a, b *Features) bool {
+	return a.Given == b.Given || a.GivenGroups.intersects(b.GivenGroups)
 }
+
+// twinHousehold is the twins-and-siblings guard's condition: everything a
+// twin shares agrees (family name, date of birth, household), so only the
+// given name can tell the two apart.
+func twinHousehold(v ComparisonVector) bool {
+	household := v[FieldPostcode] == Exact || v[FieldAddress] >= Close || v[FieldPhone] == Exact || v[FieldCarer] >= Partial
+	return v[FieldFamily] >= Partial && v[FieldBirthDate] == Exact && household
+}
+
+// TwinLike reports a pair that the twin guard would hold back unless the
+// given names are the same: used to spot a record that fits two children
+// of one household equally well.
+func TwinLike(v ComparisonVector) bool { return twinHousehold(v) && v[FieldGiven] != Exact }
 
 // DecideBest decides a record against a child known from several source
 // records, by deciding against each source and combining, rather than
@@ -176,7 +233,10 @@ func DecideBest(a Features, sources []Features, w Weights, t Thresholds) (Decisi
 	if ci >= 0 {
 		return conflict, ci
 	}
-	if twin && best.Outcome == Link {
+	// A source that agrees on the given name exactly outweighs another
+	// source's look-alike: a child known as both "Alexander" and "Alex"
+	// is not its own twin.
+	if twin && best.Outcome == Link && best.Vector[FieldGiven] != Exact {
 		best.Outcome, best.Rule = Review, RuleTwin
 		best.Reason = "another source record of this child looks like a twin"
 	}

@@ -40,7 +40,10 @@ func TestDecide(t *testing.T) {
 			with(olivia(), func(c *record.Child) {
 				c.Identifiers = &record.Identifiers{NHSNumber: nhsA, UPN: upnWithLast("82120071400", '2')}
 			}), Review, RuleConflict},
-		{"nickname", olivia(), with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Livvy", Family: "Hughes"} }), Link, RuleProbability},
+		{"nickname with the same NHS number", with(olivia(), withNHS(nhsA)), with(olivia(), func(c *record.Child) {
+			c.Name = record.Name{Given: "Livvy", Family: "Hughes"}
+			withNHS(nhsA)(c)
+		}), Link, RuleNHS},
 		{"day and month swapped", with(olivia(), func(c *record.Child) { c.BirthDate = "2015-03-04" }),
 			with(olivia(), func(c *record.Child) { c.BirthDate = "2015-04-03" }), Link, RuleProbability},
 		{"one digit off", olivia(), with(olivia(), func(c *record.Child) { c.BirthDate = "2015-03-15" }), Link, RuleProbability},
@@ -62,7 +65,7 @@ func TestDecide(t *testing.T) {
 		{"twin of the same sex", olivia(), with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Amelia", Family: "Hughes"} }), New, RuleTwin},
 		{"twins whose names sound alike", with(olivia(), func(c *record.Child) { c.Name.Given = "Jack"; c.Gender = "male" }),
 			with(olivia(), func(c *record.Child) { c.Name.Given = "Jake"; c.Gender = "male" }), Review, RuleTwin},
-		{"newborn not yet named", with(olivia(), func(c *record.Child) { c.Name.Given = "Baby"; c.Name.Middle = "" }), olivia(), Review, RuleTwin},
+		{"newborn not yet named", with(olivia(), func(c *record.Child) { c.Name.Given = "Baby"; c.Name.Middle = "" }), olivia(), Link, RuleProbability},
 		{"sibling at the same address", olivia(), with(olivia(), func(c *record.Child) {
 			c.Name = record.Name{Given: "Harry", Family: "Hughes"}
 			c.BirthDate = "2012-07-30"
@@ -83,6 +86,73 @@ func TestDecide(t *testing.T) {
 		back := Decide(FeaturesOf(tt.b), FeaturesOf(tt.a), w, th)
 		if back != d {
 			t.Errorf("%s: Decide not symmetric:\n  %+v\n  %+v", tt.name, d, back)
+		}
+	}
+}
+
+// TestBlindSpots holds the cases the scoring once got wrong: twins whose
+// given names are a nickname or a middle name of each other, a carer's
+// family name counted as a second family name, a missing given name taken
+// for a twin, and a shared identifier on a record of another child.
+func TestBlindSpots(t *testing.T) {
+	w, th := DefaultWeights(), DefaultThresholds()
+	moved := func(c *record.Child) {
+		c.Address = &record.Address{Lines: []string{"3 Church Lane"}, Postcode: "M1 1AE"}
+		c.Contacts[0].Phone = "07700 900999"
+	}
+	tests := []struct {
+		name    string
+		a, b    *record.Child
+		outcome Outcome
+		rule    string
+		why     string
+		carer   Level // checked when not Missing
+	}{
+		{"twins: one's given name is the other's middle name", olivia(),
+			with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Grace", Family: "Hughes"} }), Review, RuleTwin, WhyTwin, Missing},
+		{"twins: one's given name is a nickname of the other's middle name", olivia(),
+			with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Gracie", Family: "Hughes"} }), Review, RuleTwin, WhyTwin, Missing},
+		{"one child under a nickname and its middle name", olivia(),
+			with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Livvy", Middle: "Grace", Family: "Hughes"} }), Link, RuleProbability, "", Missing},
+		{"a nickname of the given name in the same household is the same child", with(olivia(), func(c *record.Child) { c.Name.Middle = "" }),
+			with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Livvy", Family: "Hughes"} }), Link, RuleProbability, "", Missing},
+		{"the same name in the same household still links", olivia(), olivia(), Link, RuleProbability, "", Missing},
+		{"carer's family name is the child's: counted by the given name only", olivia(),
+			with(olivia(), moved), Link, RuleProbability, "", Partial},
+		{"carer's family name is the child's, and a nickname after a move", olivia(),
+			with(olivia(), func(c *record.Child) { moved(c); c.Name.Given = "Livvy" }), Review, RuleProbability, WhyHousehold, Partial},
+		{"carer's name is fresh evidence when the child's family name changed", olivia(),
+			with(olivia(), func(c *record.Child) { moved(c); c.Name.Family = "Patel" }), Review, RuleProbability, WhyScoreBand, Exact},
+		{"missing given name, everything else agrees", with(olivia(), func(c *record.Child) { c.Name = record.Name{Family: "Hughes"} }),
+			olivia(), Link, RuleProbability, "", Missing},
+		{"missing given name, only the family name and date agree", bare("", "Hughes", "2015-03-14"),
+			bare("Olivia", "Hughes", "2015-03-14"), Review, RuleProbability, WhyScoreBand, Missing},
+		{"same NHS number, another date of birth and given name", with(olivia(), withNHS(nhsA)),
+			with(bare("Harry", "Hughes", "2009-11-30"), withNHS(nhsA)), Review, RuleNHS, WhyIdentifier, Missing},
+		{"same NHS number, another date of birth and gender", with(olivia(), withNHS(nhsA)),
+			with(bare("Olivia", "Hughes", "2013-06-02"), func(c *record.Child) { withNHS(nhsA)(c); c.Gender = "male" }), Review, RuleNHS, WhyIdentifier, Missing},
+		{"same NHS number, another date of birth only: a keying slip", with(olivia(), withNHS(nhsA)),
+			with(olivia(), func(c *record.Child) { withNHS(nhsA)(c); c.BirthDate = "2013-06-02" }), Link, RuleNHS, "", Missing},
+		{"same UPN, another given name and gender", with(olivia(), func(c *record.Child) { c.Identifiers = &record.Identifiers{UPN: "T821200714001"} }),
+			with(bare("Harry", "Hughes", "2012-01-09"), func(c *record.Child) {
+				c.Identifiers = &record.Identifiers{UPN: "T821200714001"}
+				c.Gender = "male"
+			}), Review, RuleUPN, WhyIdentifier, Missing},
+	}
+	for _, tt := range tests {
+		d := Decide(FeaturesOf(tt.a), FeaturesOf(tt.b), w, th)
+		if d.Outcome != tt.outcome || d.Rule != tt.rule {
+			t.Errorf("%s: %s by %q (%s), want %s by %q\n  %s", tt.name, d.Outcome, d.Rule, d.Reason, tt.outcome, tt.rule, Explain(d.Vector, w))
+			continue
+		}
+		if tt.carer != Missing && d.Vector[FieldCarer] != tt.carer {
+			t.Errorf("%s: carer %v, want %v", tt.name, d.Vector[FieldCarer], tt.carer)
+		}
+		if tt.why != "" && d.Why() != tt.why {
+			t.Errorf("%s: why %q, want %q", tt.name, d.Why(), tt.why)
+		}
+		if tt.why == WhyIdentifier && d.Reason != ReasonSameIdentifier {
+			t.Errorf("%s: reason %q, want %q", tt.name, d.Reason, ReasonSameIdentifier)
 		}
 	}
 }
