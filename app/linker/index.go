@@ -17,7 +17,10 @@ import (
 // more (a very common name born in a busy month) stops being used for
 // candidates, so that candidate generation costs the same per record
 // whatever the size of the population.
-const maxBlock = 64
+const maxBlock = MaxBlock
+
+// MaxBlock is maxBlock for those who measure blocking from outside.
+const MaxBlock = 64
 
 // ref is an internal child number: blocking lists hold four bytes a child
 // instead of sixteen.
@@ -295,6 +298,10 @@ func (x *Index) addSource(r ref, st *child.Stated) {
 		x.file(k, r)
 	}
 }
+
+// BlockKeys appends f's hashed blocking keys to into, as the index files
+// them.
+func BlockKeys(f *match.Features, into []uint64) []uint64 { return blockKeys(f, into) }
 
 // blockKeys appends f's hashed blocking keys to into.
 func blockKeys(f *match.Features, into []uint64) []uint64 {

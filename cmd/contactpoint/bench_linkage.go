@@ -223,6 +223,9 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	fmt.Printf("review tasks: %d open (%.2f%% of records), of which %d are true matches\n",
 		counts["open"], 100*float64(counts["open"])/float64(total), trueTasks)
 	linkReport()
+	// Blocking is measured last, on the population generated again, so
+	// that its memory is not counted in the linker's.
+	measureCompleteness(synth.Generate(synth.Config{Children: v.GetInt("children"), Seed: v.GetUint64("seed")})).report()
 	return nil
 }
 

@@ -4,38 +4,54 @@ import "strconv"
 
 // BlockingKeys returns the keys under which a record is filed so that the
 // linker compares it only with records sharing at least one key. The keys
-// are chosen so that a true match survives any single error — a wrong given
-// name, family name, postcode, date-of-birth digit, swapped day and month,
-// missing identifier — in at least one key:
+// are chosen so that a true match survives any two errors — a wrong or
+// misspelt given name, family name, postcode, date-of-birth digit, swapped
+// day and month, a nickname, a changed surname, a move, a missing address
+// or identifier — in at least one key:
 //
 //	n|NHS                         same NHS number
 //	u|UPN                         same UPN
 //	df|YYYYMMDD|family            date of birth + family phonetic
 //	dg|YYYYMMDD|given             date of birth + given-root phonetic
-//	pg|postcode|given|YYYY        postcode + given root + birth year
-//	sf|YYYY|lo|hi|family          year, day and month as an unordered pair,
-//	                              + family phonetic (day ≤ 12): a record with
-//	                              day and month swapped files the same key
-//	ym|family|given|YYYYMM        family + given phonetic + year and month (day wrong)
-//	yd|family|given|YYYY|DD       family + given phonetic + year and day (month wrong)
-//	fd|family|given|MMDD          family + given phonetic + day and month (year wrong)
+//	sn|YYYYMMDD|name|name         date of birth + the given and family codes
+//	                              sorted: names recorded the wrong way round
+//	hd|postcode|YYYYMMDD          household + date of birth: both names wrong
+//	ad|address|YYYYMMDD           first address line + date of birth, for an
+//	                              address with no postcode (no fixed abode,
+//	                              a site, abroad)
+//	cd|carer|YYYYMMDD             a parent's or carer's name + date of birth:
+//	                              the child renamed or misspelt, and moved
+//	pg|postcode|given             postcode + given root: the date and family
+//	                              name both wrong
+//	pf|postcode|family|YYYY       postcode + family phonetic + birth year, and
+//	pm|postcode|family|MMDD       + day and month: the given name and one
+//	                              part of the date both wrong
+//	sf|YYYY|lo|hi|name            year, day and month as an unordered pair,
+//	                              + family or given phonetic (day ≤ 12): a
+//	                              record with day and month swapped files the
+//	                              same key
+//	ym|name|name|YYYYMM           family + given phonetic (sorted) + year and month (day wrong)
+//	yd|name|name|YYYY|DD          family + given phonetic (sorted) + year and day (month wrong)
+//	fd|name|name|MMDD             family + given phonetic (sorted) + day and month (year wrong)
 //
 // "family" runs over the phonetic codes of the whole family name and of each
 // part of a double-barrelled one (at most three), "given" over the codes of
 // the given name's nickname roots (at most two), so "Liz Smith-Jones" meets
 // "Elizabeth Jones". A record yields at most a few dozen keys, usually about
-// ten; they are ASCII, prefixed by kind, and contain no raw name.
+// fifteen; they are ASCII, prefixed by kind, and hashed by the linker before
+// they are kept, so no raw name or address is held in a key.
 //
 // Cost stays linear in the number of records as long as every key's block
 // is bounded: each record is then compared with at most keys × cap others.
-// Most keys are selective by construction (a date of birth alone is shared
-// by 1 in 6,570 children; with a family code by far fewer), but a few values
-// are common (a popular surname code with a popular first name born in
-// one month of one year). The caller must cap blocks, for example by skipping keys whose
-// block holds more than a few hundred records, or by comparing against only
-// the most recently seen members; the other keys still find true matches.
+// Every key holds the full date of birth, or two of its three parts, or a
+// household (postcode, address, carer): none pairs a name with the year
+// alone, whose blocks would grow with the area. A few values are common
+// even so (a popular surname code with a popular first name born in one
+// month of one year, a large hostel's postcode). The caller must cap blocks,
+// for example by skipping keys whose block holds more than a few hundred
+// records; the other keys still find true matches.
 func BlockingKeys(f *Features) []string {
-	keys := make([]string, 0, 12)
+	keys := make([]string, 0, 20)
 	if f.NHS != "" {
 		keys = append(keys, "n|"+f.NHS)
 	}
@@ -55,17 +71,46 @@ func BlockingKeys(f *Features) []string {
 		for _, gc := range givens {
 			keys = append(keys, "dg|"+f.BirthDate+"|"+gc)
 		}
+		if f.GivenCode != "" && f.FamilyCode != "" {
+			lo, hi := f.GivenCode, f.FamilyCode
+			if hi < lo {
+				lo, hi = hi, lo
+			}
+			keys = append(keys, "sn|"+f.BirthDate+"|"+lo+"|"+hi)
+		}
+		if f.Postcode != "" {
+			keys = append(keys, "hd|"+f.Postcode+"|"+f.BirthDate)
+		} else if f.AddressLine != "" {
+			keys = append(keys, "ad|"+f.AddressLine+"|"+f.BirthDate)
+		}
+		for i, c := range f.Carers {
+			if i == 2 {
+				break
+			}
+			if c.Given != "" && c.Family != "" {
+				keys = append(keys, "cd|"+NYSIIS(c.Given)+"|"+NYSIIS(c.Family)+"|"+f.BirthDate)
+			}
+		}
 		if f.Day <= 12 && f.Day != f.Month {
 			lo, hi := min(f.Day, f.Month), max(f.Day, f.Month)
 			pair := year + "|" + two(lo) + "|" + two(hi)
 			for _, fc := range families {
 				keys = append(keys, "sf|"+pair+"|"+fc)
 			}
+			// and with the given name's code, for names also the wrong way round
+			for _, gc := range givens {
+				if !contains(families, gc) {
+					keys = append(keys, "sf|"+pair+"|"+gc)
+				}
+			}
 		}
 	}
-	if f.Postcode != "" && year != "" {
+	if f.Postcode != "" {
 		for _, gc := range givens {
-			keys = append(keys, "pg|"+f.Postcode+"|"+gc+"|"+year)
+			keys = append(keys, "pg|"+f.Postcode+"|"+gc)
+		}
+		if year != "" && f.FamilyCode != "" {
+			keys = append(keys, "pf|"+f.Postcode+"|"+f.FamilyCode+"|"+year, "pm|"+f.Postcode+"|"+f.FamilyCode+"|"+f.BirthDate[4:])
 		}
 	}
 	if year != "" {
@@ -74,9 +119,15 @@ func BlockingKeys(f *Features) []string {
 		// size, and the cost of a record would grow with it.
 		ym, md := f.BirthDate[:6], f.BirthDate[4:]
 		yd := year + "|" + f.BirthDate[6:]
+		// The two codes go in sorted order, so that names recorded the
+		// wrong way round still meet when the date is wrong too.
 		for _, fc := range families {
 			for _, gc := range givens {
-				keys = append(keys, "ym|"+fc+"|"+gc+"|"+ym, "yd|"+fc+"|"+gc+"|"+yd, "fd|"+fc+"|"+gc+"|"+md)
+				names := fc + "|" + gc
+				if gc < fc {
+					names = gc + "|" + fc
+				}
+				keys = append(keys, "ym|"+names+"|"+ym, "yd|"+names+"|"+yd, "fd|"+names+"|"+md)
 			}
 		}
 	}

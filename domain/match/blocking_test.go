@@ -53,6 +53,62 @@ func TestBlockingSurvivesOneError(t *testing.T) {
 	}
 }
 
+// TestBlockingSurvivesTwoErrors: a true match with any two errors in
+// different fields — a typo in both names, a nickname and a typo, a changed
+// surname and a move, a wrong digit and a misspelt name — still shares at
+// least one key with the original.
+func TestBlockingSurvivesTwoErrors(t *testing.T) {
+	type fault struct {
+		name   string
+		fields []string // the fields it touches: two faults on one field are one error
+		change func(*record.Child)
+	}
+	faults := []fault{
+		{"given name misspelt", []string{"given"}, func(c *record.Child) { c.Name.Given = "Olovia" }},
+		{"given name misspelt at its start", []string{"given"}, func(c *record.Child) { c.Name.Given = "Pliva" }},
+		{"nickname", []string{"given"}, func(c *record.Child) { c.Name.Given = "Livvy" }},
+		{"family name misspelt", []string{"family"}, func(c *record.Child) { c.Name.Family = "Hugehs" }},
+		{"family name misspelt at its start", []string{"family"}, func(c *record.Child) { c.Name.Family = "Jughes" }},
+		{"surname changed", []string{"family"}, func(c *record.Child) { c.Name.Family = "Patel" }},
+		{"names the wrong way round", []string{"given", "family"}, func(c *record.Child) { c.Name.Given, c.Name.Family = c.Name.Family, c.Name.Given }},
+		{"day wrong", []string{"dob"}, func(c *record.Child) { c.BirthDate = "2015-03-07" }},
+		{"month wrong", []string{"dob"}, func(c *record.Child) { c.BirthDate = "2015-08-04" }},
+		{"year wrong", []string{"dob"}, func(c *record.Child) { c.BirthDate = "2016-03-04" }},
+		{"day and month swapped", []string{"dob"}, func(c *record.Child) { c.BirthDate = "2015-04-03" }},
+		{"moved", []string{"address"}, func(c *record.Child) {
+			c.Address = &record.Address{Lines: []string{"3 Church Lane"}, Postcode: "M1 1AE"}
+			c.Contacts[0].Phone = "07700 900999"
+		}},
+		{"no address", []string{"address"}, func(c *record.Child) { c.Address = nil }},
+		{"no gender", []string{"gender"}, func(c *record.Child) { c.Gender = "" }},
+		{"no middle name", []string{"middle"}, func(c *record.Child) { c.Name.Middle = "" }},
+	}
+	overlap := func(a, b fault) bool {
+		for _, x := range a.fields {
+			for _, y := range b.fields {
+				if x == y {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	base := func() *record.Child {
+		return with(olivia(), func(c *record.Child) { c.BirthDate = "2015-03-04" })
+	}
+	for i, x := range faults {
+		for _, y := range faults[i+1:] {
+			if overlap(x, y) {
+				continue
+			}
+			a, b := feat(base()), feat(with(with(base(), x.change), y.change))
+			if !shareKey(a, b) {
+				t.Errorf("%s and %s: no blocking key in common", x.name, y.name)
+			}
+		}
+	}
+}
+
 func TestBlockingKeysAreCompactAndSelective(t *testing.T) {
 	f := feat(with(olivia(), withNHS(nhsA)))
 	keys := BlockingKeys(f)
