@@ -64,6 +64,8 @@ type Server struct {
 	// Parked lists parked messages and counts them for /metrics; nil
 	// answers the list 503.
 	Parked *parked.Store
+	// Notifications lists and retries parked notices; nil answers 503.
+	Notifications NotificationQueue
 }
 
 // Handler returns the routes.
@@ -98,6 +100,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /fhir/Patient", s.fhirSearch)
 	mux.HandleFunc("GET /fhir/Patient/{id}", s.fhirRead)
 	s.registerParked(mux)
+	s.registerNotifications(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	if s.Audit == nil {
 		s.Audit = audit.Discard{}

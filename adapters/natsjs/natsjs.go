@@ -59,6 +59,9 @@ type Conn struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	embedded *server.Server
+	// url and opts open further connections to the same server (Dial).
+	url  string
+	opts []nats.Option
 }
 
 // Open starts the embedded server (if no URL is given), connects and makes
@@ -85,6 +88,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	} else {
 		log.Info("event log: external NATS", "url", redactURL(url))
 	}
+	c.url, c.opts = url, opts
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		c.Close()
@@ -143,6 +147,18 @@ func (c *Conn) Close() {
 		c.embedded.Shutdown()
 		c.embedded.WaitForShutdown()
 	}
+}
+
+// Dial opens another connection to the event log with the hub's own
+// identity, for a component whose library closes the connection it is given
+// (Watermill's JetStream subscriber drains it on Close).
+func (c *Conn) Dial(name string) (*nats.Conn, error) {
+	opts := append(append([]nats.Option(nil), c.opts...), nats.Name("contactpoint-"+name))
+	nc, err := nats.Connect(c.url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s to NATS: %w", name, err)
+	}
+	return nc, nil
 }
 
 // Embedded returns the in-process server, or nil with an external one.

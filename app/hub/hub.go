@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 
 	"contactpoint/adapters/httpapi"
 	"contactpoint/adapters/natsjs"
@@ -23,6 +24,7 @@ import (
 	"contactpoint/app/childlog"
 	"contactpoint/app/intake"
 	"contactpoint/app/linker"
+	"contactpoint/app/notifier"
 	"contactpoint/domain/child"
 	"contactpoint/projections/directory"
 	"contactpoint/schemas"
@@ -48,6 +50,13 @@ type Config struct {
 	// HTTPTLSCert and HTTPTLSKey, when set, make the HTTP server speak
 	// HTTPS only (PEM files, read at start).
 	HTTPTLSCert, HTTPTLSKey string
+
+	// Notify configures notices to practitioners; with no channel set the
+	// notifier does not run.
+	Notify notifier.Config
+	// DeferNotifier holds the notifier until StartNotifier, so that a test
+	// can stop the hub between an event and its notice.
+	DeferNotifier bool
 }
 
 // Hub is a running hub.
@@ -62,6 +71,8 @@ type Hub struct {
 	Store  *directory.Store
 	HTTP   *http.Server
 	Feeds  *Feeds
+	// Notifier is nil when no notification channel is configured.
+	Notifier *notifier.Notifier
 	Security
 	listener      net.Listener
 	https         bool
@@ -69,6 +80,7 @@ type Hub struct {
 	runCtx        context.Context
 	linkerOnce    sync.Once
 	directoryOnce sync.Once
+	notifierOnce  sync.Once
 	cancel        context.CancelFunc
 }
 
@@ -134,8 +146,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 
+	if err := h.startNotifier(); err != nil {
+		h.Close()
+		return nil, err
+	}
+
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
 		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB)}
+	if h.Notifier != nil {
+		api.Notifications = h.Notifier.Parked
+	}
 	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	tlsCfg, err := httpTLS(cfg.HTTPTLSCert, cfg.HTTPTLSKey)
 	if err != nil {
@@ -289,4 +309,34 @@ func (h *Hub) StartDirectory() {
 // StartLinker starts the linker (once) when Config.DeferLinker held it back.
 func (h *Hub) StartLinker() {
 	h.linkerOnce.Do(func() { h.supervise(h.runCtx, "linker", h.Linker.Run) })
+}
+
+// startNotifier builds the notifier when a channel is configured. It reads
+// the register and writes the audit trail, so it starts after security.
+func (h *Hub) startNotifier() error {
+	if !h.cfg.Notify.Enabled() {
+		h.log.Info("notifications off: no SMTP server or webhook configured")
+		return nil
+	}
+	n, err := notifier.New(h.cfg.Notify, notifier.Deps{
+		Dial: func() (*nats.Conn, error) { return h.NATS.Dial("notifier") },
+		JS:   h.NATS.JS, DB: h.DB, Store: h.Store, Register: h.Registry, Audit: h.AuditLog, Log: h.log,
+	})
+	if err != nil {
+		return err
+	}
+	h.Notifier = n
+	if !h.cfg.DeferNotifier {
+		h.StartNotifier()
+	}
+	return nil
+}
+
+// StartNotifier starts the notifier (once) when Config.DeferNotifier held
+// it back.
+func (h *Hub) StartNotifier() {
+	if h.Notifier == nil {
+		return
+	}
+	h.notifierOnce.Do(func() { h.supervise(h.runCtx, "notifier", h.Notifier.Run) })
 }

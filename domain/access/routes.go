@@ -91,6 +91,10 @@ var Routes = map[string]Rule{
 	// Metrics are for operators, who scrape as an administrator: the
 	// figures say how the hub runs, which is no one else's business.
 	"GET /metrics": {Audience: Staff, Roles: []string{RoleAdmin}},
+
+	// Notices the notifier could not deliver: where and why, never to whom.
+	"GET /v1/notifications/parked":             {Audience: Staff, Roles: []string{RoleAdmin}},
+	"POST /v1/notifications/parked/{id}/retry": {Audience: Staff, Roles: []string{RoleAdmin}},
 }
 
 // Refusals, each mapped by the adapters to one HTTP status.
