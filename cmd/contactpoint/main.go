@@ -104,6 +104,7 @@ func hubConfig(v *viper.Viper) hub.Config {
 		Feeds:       feedsConfig(v),
 		HTTPTLSCert: v.GetString("http-tls-cert"),
 		HTTPTLSKey:  v.GetString("http-tls-key"),
+		Notify:      notifyConfig(v),
 	}
 }
 
