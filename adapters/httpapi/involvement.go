@@ -22,8 +22,8 @@ type involvementRequest struct {
 }
 
 // indicateInvolvement: POST /v1/children/{id}/involvement. The event goes
-// to children.<id>; then notifications.involvement.<id> tells the other
-// practitioners' notification service, with the new contact only.
+// to children.<id>, where the notifier reads it and tells the other
+// practitioners; notifications.involvement.<id> is only a non-durable hint.
 func (s *Server) indicateInvolvement(w http.ResponseWriter, r *http.Request) {
 	v := viewer(r)
 	if !access.CanIndicate(v) || v.ID == "" {

@@ -8,13 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"contactpoint/adapters/natsjs"
+	"contactpoint/adapters/childmsg"
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 )
@@ -22,9 +21,9 @@ import (
 // SubjectInvolvementPrefix starts the subject on which the hub announces
 // that a practitioner indicated involvement with a child:
 // notifications.involvement.<child-uuid>. The payload is an
-// InvolvementNotice. A notification service subscribes to
-// notifications.involvement.> and tells the other practitioners recorded on
-// the child; it is published on core NATS after the event is in the log.
+// InvolvementNotice. It is a non-durable hint on core NATS, published after
+// the event is in the log, and a crash loses it: the practitioners on the
+// child are told by app/notifier, which reads the event itself.
 const SubjectInvolvementPrefix = "notifications.involvement."
 
 // ErrNoChild is returned when the child has no subject in CHILDREN.
@@ -56,13 +55,10 @@ func (l *Log) Append(ctx context.Context, id uuid.UUID, events []child.Event) (u
 			return uuid.Nil, 0, err
 		}
 		b := child.Batch{ChildID: target.String(), Events: events}
-		body, err := json.Marshal(b)
+		m, err := childmsg.Message(target, b, 0)
 		if err != nil {
-			return uuid.Nil, 0, fmt.Errorf("append to child: encode: %w", err)
+			return uuid.Nil, 0, fmt.Errorf("append to child: %w", err)
 		}
-		m := nats.NewMsg("children." + target.String())
-		m.Data = body
-		m.Header.Set(natsjs.HeaderEvents, strings.Join(b.Types(), ","))
 		ack, err := l.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(last))
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
