@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"contactpoint/adapters/childmsg"
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/parked"
 	"contactpoint/adapters/postgres"
@@ -783,17 +783,7 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 }
 
 func childMsg(p *pending) (*nats.Msg, error) {
-	body, err := json.Marshal(p.batch)
-	if err != nil {
-		return nil, fmt.Errorf("encode events: %w", err)
-	}
-	m := nats.NewMsg("children." + p.id.String())
-	m.Data = body
-	if p.lastSeq > 0 {
-		m.Header.Set(natsjs.HeaderFeedSeq, strconv.FormatUint(p.lastSeq, 10))
-	}
-	m.Header.Set(natsjs.HeaderEvents, strings.Join(p.batch.Types(), ","))
-	return m, nil
+	return childmsg.Message(p.id, p.batch, p.lastSeq)
 }
 
 // LastSubjectSeq asks the stream (a direct get, no consumer) for the

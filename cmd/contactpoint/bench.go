@@ -17,7 +17,6 @@ import (
 	"contactpoint/adapters/postgres"
 	"contactpoint/app/hub"
 	"contactpoint/app/linker"
-	"contactpoint/app/loader"
 	"contactpoint/projections/directory"
 	"contactpoint/synth"
 )
@@ -90,7 +89,7 @@ func benchIngest(ctx context.Context, v *viper.Viper) error {
 			}
 		}
 	}()
-	st, err := loader.Send(ctx, feeds, loader.Options{
+	st, err := sendFeeds(ctx, feeds, loadOptions{
 		BaseURL: "http://" + h.Addr(), BatchSize: v.GetInt("batch"), Concurrency: v.GetInt("concurrency"), KeyFor: benchKeys(ctx, h),
 	})
 	accepted := time.Now()

@@ -18,7 +18,6 @@ import (
 	"contactpoint/adapters/postgres"
 	"contactpoint/app/hub"
 	"contactpoint/app/linker"
-	"contactpoint/app/loader"
 	"contactpoint/domain/record"
 	"contactpoint/synth"
 )
@@ -69,7 +68,7 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 		return err
 	}
 	defer stop()
-	if _, err := loader.Send(ctx, feeds, loader.Options{BaseURL: "http://" + h.Addr(), KeyFor: benchKeys(ctx, h)}); err != nil {
+	if _, err := sendFeeds(ctx, feeds, loadOptions{BaseURL: "http://" + h.Addr(), KeyFor: benchKeys(ctx, h)}); err != nil {
 		return err
 	}
 	// The generator's population is not the linker's to carry: let it go

@@ -1,7 +1,9 @@
-// Package loader sends a synthetic population to a hub through its HTTP
+package main
+
+// The loader sends a synthetic population to a hub through its HTTP
 // intake, exactly as an agency system would: NDJSON batches per agency
-// system, several requests in flight.
-package loader
+// system, several requests in flight. It lives beside the commands that
+// seed, so that no package of the hub itself depends on synth.
 
 import (
 	"bytes"
@@ -17,8 +19,8 @@ import (
 	"contactpoint/synth"
 )
 
-// Options tune the sender.
-type Options struct {
+// loadOptions tune the sender.
+type loadOptions struct {
 	BaseURL     string            // e.g. http://127.0.0.1:8080
 	BatchSize   int               // records per request (default 1000)
 	Concurrency int               // requests in flight (default 4)
@@ -28,20 +30,20 @@ type Options struct {
 	KeyFor func(agency, system string) string
 }
 
-// Stats counts what the hub said of the records.
-type Stats struct {
+// loadStats counts what the hub said of the records.
+type loadStats struct {
 	Sent, Accepted, Duplicates, Quarantined int64
 }
 
-type job struct {
+type loadJob struct {
 	agency, system string
 	body           []byte
 	n              int
 }
 
-// Send posts every record of every feed. Feeds are interleaved batch by
+// sendFeeds posts every record of every feed. Feeds are interleaved batch by
 // batch, as agencies send concurrently in life.
-func Send(ctx context.Context, feeds []synth.Feed, o Options) (Stats, error) {
+func sendFeeds(ctx context.Context, feeds []synth.Feed, o loadOptions) (loadStats, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
@@ -49,8 +51,8 @@ func Send(ctx context.Context, feeds []synth.Feed, o Options) (Stats, error) {
 		o.Concurrency = 4
 	}
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency}}
-	jobs := make(chan job, o.Concurrency)
-	var st Stats
+	jobs := make(chan loadJob, o.Concurrency)
+	var st loadStats
 	var firstErr error
 	var once sync.Once
 	ctx, cancel := context.WithCancel(ctx)
@@ -63,7 +65,7 @@ func Send(ctx context.Context, feeds []synth.Feed, o Options) (Stats, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := post(ctx, client, o, j, &st); err != nil {
+				if err := postBatch(ctx, client, o, j, &st); err != nil {
 					fail(err)
 				}
 			}
@@ -92,7 +94,7 @@ func Send(ctx context.Context, feeds []synth.Feed, o Options) (Stats, error) {
 					pos[fi]++
 				}
 				select {
-				case jobs <- job{f.Agency, f.System, buf.Bytes(), n}:
+				case jobs <- loadJob{f.Agency, f.System, buf.Bytes(), n}:
 				case <-ctx.Done():
 					return
 				}
@@ -106,7 +108,7 @@ func Send(ctx context.Context, feeds []synth.Feed, o Options) (Stats, error) {
 	return st, ctx.Err()
 }
 
-func post(ctx context.Context, c *http.Client, o Options, j job, st *Stats) error {
+func postBatch(ctx context.Context, c *http.Client, o loadOptions, j loadJob, st *loadStats) error {
 	url := fmt.Sprintf("%s/v1/feeds/%s/records?system=%s", o.BaseURL, j.agency, j.system)
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(j.body))

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
-	"contactpoint/app/loader"
 	"contactpoint/synth"
 )
 
@@ -89,7 +88,7 @@ func seed(ctx context.Context, pop *synth.Population, baseURL string, keys func(
 	}
 	fmt.Fprintf(out, "seeding %d children as %d records from %d agency systems...\n", pop.Len(), total, len(feeds))
 	start := time.Now()
-	st, err := loader.Send(ctx, feeds, loader.Options{BaseURL: baseURL, KeyFor: keys})
+	st, err := sendFeeds(ctx, feeds, loadOptions{BaseURL: baseURL, KeyFor: keys})
 	if err != nil {
 		return err
 	}

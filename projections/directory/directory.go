@@ -17,9 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"contactpoint/adapters/childmsg"
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/postgres"
-	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
 	"contactpoint/projections/checkpointed"
@@ -115,7 +115,7 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint
 			return 0, fmt.Errorf("directory: %w", err)
 		}
 		last = md.Sequence.Stream
-		id, b, err := linker.DecodeChildMsg(m.Subject(), m.Data())
+		id, b, err := childmsg.Decode(m.Subject(), m.Data())
 		if err != nil {
 			// The batch fails; checkpointed.Follow applies it again one
 			// message at a time and parks this one with its reason.
