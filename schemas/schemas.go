@@ -183,10 +183,40 @@ func normalise(r *record.Record) {
 	}
 	if c.Address != nil {
 		c.Address.Postcode = NormalisePostcode(c.Address.Postcode)
+		pseudoPostcode(c.Address)
 	}
 	for i := range c.Contacts {
 		if a := c.Contacts[i].Address; a != nil {
 			a.Postcode = NormalisePostcode(a.Postcode)
+		}
+	}
+}
+
+// pseudoPostcode turns the NHS pseudo-postcodes that health systems record
+// for a child without a usable address into what they mean: ZZ99 3VZ is no
+// fixed abode, ZZ99 3WZ no known address, ZZ99 3CZ (and the other home
+// nations' ZZ99 codes) a UK address whose postcode is not known, and any
+// other ZZ99 code a country abroad. Kept as a postcode it would be one that
+// every such child shares.
+func pseudoPostcode(a *record.Address) {
+	if !strings.HasPrefix(a.Postcode, "ZZ99 ") {
+		return
+	}
+	code := a.Postcode
+	a.Postcode = ""
+	switch code {
+	case "ZZ99 3VZ":
+		a.Kind = record.AddressNoFixedAbode
+	case "ZZ99 3WZ":
+		if len(a.Lines) == 0 && a.Town == "" {
+			*a = record.Address{Kind: record.AddressNoneKnown, From: a.From}
+		}
+	case "ZZ99 3CZ", "ZZ99 3GZ", "ZZ99 1WZ", "ZZ99 2WZ":
+		// A home nation: a UK address, postcode unknown.
+	default:
+		a.Kind = record.AddressAbroad
+		if a.Country == "" {
+			a.Country = "not stated"
 		}
 	}
 }

@@ -145,3 +145,46 @@ func FuzzDecode(f *testing.F) {
 func sprintf(f string, a ...any) string { return fmtSprintf(f, a...) }
 
 var fmtSprintf = fmt.Sprintf
+
+// TestIncompleteAddressesAreReal: a child of no fixed abode, on a Traveller
+// site or abroad has an address without a postcode, and "no known address"
+// is a value; what each kind must (or must not) carry is checked, and the
+// NHS pseudo-postcodes are read for what they mean.
+func TestIncompleteAddressesAreReal(t *testing.T) {
+	tests := []struct {
+		name    string
+		address string
+		ok      bool
+		want    *record.Address // after normalising, when ok
+	}{
+		{"UK postcode", `{"lines":["14 Elm Grove"],"postcode":"ls62ab"}`, true, &record.Address{Lines: []string{"14 Elm Grove"}, Postcode: "LS6 2AB"}},
+		{"lines, postcode not known", `{"lines":["14 Elm Grove"],"town":"Leeds"}`, true, nil},
+		{"no fixed abode", `{"kind":"no-fixed-abode"}`, true, nil},
+		{"no fixed abode, last known town", `{"kind":"no-fixed-abode","town":"Leeds"}`, true, nil},
+		{"Traveller site", `{"kind":"traveller-site","lines":["Cottingley Springs"],"town":"Leeds"}`, true, nil},
+		{"abroad", `{"kind":"abroad","lines":["12 Rue de la Paix"],"town":"Paris","country":"France"}`, true, nil},
+		{"no known address", `{"kind":"no-known-address"}`, true, nil},
+		{"pseudo-postcode: no fixed abode", `{"postcode":"ZZ99 3VZ"}`, true, &record.Address{Kind: record.AddressNoFixedAbode}},
+		{"pseudo-postcode: not known", `{"postcode":"ZZ99 3WZ"}`, true, &record.Address{Kind: record.AddressNoneKnown}},
+		{"pseudo-postcode: abroad", `{"lines":["12 Rue de la Paix"],"postcode":"ZZ99 6NZ"}`, true, &record.Address{Kind: record.AddressAbroad, Lines: []string{"12 Rue de la Paix"}, Country: "not stated"}},
+		{"nothing at all", `{}`, false, nil},
+		{"only a town", `{"town":"Leeds"}`, false, nil},
+		{"abroad without a country", `{"kind":"abroad","lines":["12 Rue de la Paix"]}`, false, nil},
+		{"abroad with a UK postcode", `{"kind":"abroad","country":"France","postcode":"LS6 2AB"}`, false, nil},
+		{"no known address with lines", `{"kind":"no-known-address","lines":["14 Elm Grove"]}`, false, nil},
+		{"unknown kind", `{"kind":"houseboat","lines":["Berth 4"]}`, false, nil},
+		{"a foreign postcode as a UK one", `{"kind":"abroad","country":"France","postcode":"75002"}`, false, nil},
+	}
+	v := mustValidator(t)
+	for _, tt := range tests {
+		r, err := v.Decode([]byte(sprintf(base, `,"address":`+tt.address, ``)))
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("%s: refused: %v", tt.name, err)
+		case !tt.ok && err == nil:
+			t.Errorf("%s: accepted", tt.name)
+		case tt.ok && tt.want != nil && fmt.Sprint(*r.Child.Address) != fmt.Sprint(*tt.want):
+			t.Errorf("%s: %+v, want %+v", tt.name, *r.Child.Address, *tt.want)
+		}
+	}
+}

@@ -87,6 +87,8 @@ var fields = func() map[string]fieldKind {
 		"child.gender":                 kGender,
 		"child.address.town":           kText,
 		"child.address.postcode":       kText,
+		"child.address.kind":           kText,
+		"child.address.country":        kText,
 		"child.address.from":           kDate,
 		"child.school.name":            kText,
 		"child.school.urn":             kText,

@@ -362,6 +362,10 @@ func (b *builder) set(path string, v value) {
 		b.address().Town = t
 	case path == "child.address.postcode":
 		b.address().Postcode = t
+	case path == "child.address.kind":
+		b.address().Kind = t
+	case path == "child.address.country":
+		b.address().Country = t
 	case path == "child.address.from":
 		b.address().From = b.date(v, path)
 	case strings.HasPrefix(path, "child.address.lines."):
@@ -471,9 +475,11 @@ func (b *builder) finish() *record.Record {
 			b.address().Lines = append(b.address().Lines, l)
 		}
 	}
-	// The record cannot hold an address without a postcode.
-	if b.addr != nil && b.addr.Postcode != "" {
-		c.Address = b.addr
+	// An address needs a postcode, lines or a kind (no fixed abode, a
+	// Traveller site, abroad, no known address); a town or a date alone,
+	// left over from empty columns, is not one.
+	if a := b.addr; a != nil && (a.Postcode != "" || len(a.Lines) > 0 || a.Kind != "") {
+		c.Address = a
 	}
 	for _, ct := range b.conts {
 		if ct != nil {

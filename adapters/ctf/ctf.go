@@ -450,12 +450,10 @@ func addressOf(n *node) *record.Address {
 	if n == nil {
 		return nil
 	}
-	pc := n.get("PostCode")
-	if pc == "" {
-		// The record cannot hold an address without a postcode (overseas ones included).
-		return nil
-	}
-	a := &record.Address{Postcode: pc}
+	// A postcode may be missing (a pupil of no fixed abode, or on a
+	// Traveller site): the lines are kept, and an address with neither is
+	// left out.
+	a := &record.Address{Postcode: n.get("PostCode")}
 	var lines []string
 	if bs := n.child("BS7666Address"); bs != nil {
 		street := strings.TrimSpace(bs.get("PAON") + " " + bs.get("Street"))
@@ -483,6 +481,9 @@ func addressOf(n *node) *record.Address {
 		if len(a.Lines) > maxAddressLines {
 			a.Lines = append(a.Lines[:maxAddressLines-1], strings.Join(a.Lines[maxAddressLines-1:], ", "))
 		}
+	}
+	if a.Postcode == "" && len(a.Lines) == 0 {
+		return nil
 	}
 	return a
 }

@@ -246,7 +246,8 @@ func TestAddressLines(t *testing.T) {
 		wantTown  string
 		wantNil   bool
 	}{
-		{"no postcode", `<Address><AddressLines><AddressLine1>1 Rue</AddressLine1></AddressLines><Zip>75001</Zip></Address>`, "", "", true},
+		{"no postcode: the lines are kept", `<Address><AddressLines><AddressLine1>Cottingley Springs</AddressLine1></AddressLines></Address>`, "Cottingley Springs", "", false},
+		{"neither postcode nor lines", `<Address><AddressLines></AddressLines></Address>`, "", "", true},
 		{"five lines", `<Address><AddressLines><AddressLine1>a</AddressLine1><AddressLine2>b</AddressLine2><AddressLine3>c</AddressLine3><AddressLine4>d</AddressLine4><AddressLine5>Leeds</AddressLine5></AddressLines><PostCode>LS1 1AA</PostCode></Address>`, "a|b|c|d", "Leeds", false},
 		{"post town", `<Address><BS7666Address><PAON>2</PAON><Street>High St</Street><PostTown>York</PostTown></BS7666Address><PostCode>YO1 7HH</PostCode></Address>`, "2 High St", "York", false},
 	}

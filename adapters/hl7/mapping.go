@@ -410,8 +410,11 @@ func birthDate(s string) (string, bool) {
 }
 
 // address takes the home address (XAD-7 "H") or else the first one. An
-// address without any postcode is left out, as the record cannot hold one;
-// a postcode that is present but malformed is an error, so that it is fixed.
+// address with no postcode keeps its lines (no fixed abode, a Traveller
+// site, a postcode not known); one whose country (XAD-6) is not the UK is
+// an address abroad, its postal code kept as a line. A UK postcode that is
+// present but malformed is an error, so that it is fixed; an address with
+// neither postcode nor lines is left out.
 func address(reps []Rep, field string, errs *errList) *record.Address {
 	var pick *Rep
 	for i := range reps {
@@ -427,22 +430,38 @@ func address(reps []Rep, field string, errs *errList) *record.Address {
 		return nil
 	}
 	pc := pick.Comp(5)
+	a := &record.Address{Town: pick.Comp(3)}
+	for _, l := range []string{pick.Comp(1), pick.Comp(2)} {
+		if l != "" {
+			a.Lines = append(a.Lines, l)
+		}
+	}
+	if c := pick.Comp(6); c != "" && !ukCountries[strings.ToUpper(c)] {
+		a.Kind, a.Country = record.AddressAbroad, c
+		if pc != "" {
+			a.Lines = append(a.Lines, pc)
+		}
+		return a
+	}
 	if pc == "" {
-		return nil
+		if len(a.Lines) == 0 {
+			return nil
+		}
+		return a
 	}
 	norm := schemas.NormalisePostcode(pc)
 	if norm == "" {
 		errs.add(CodeDataTypeError, field+".5", "uk-postcode", "postcode is not a UK postcode")
 		return nil
 	}
-	a := &record.Address{Postcode: norm, Town: pick.Comp(3)}
-	for _, l := range []string{pick.Comp(1), pick.Comp(2)} {
-		if l != "" {
-			a.Lines = append(a.Lines, l)
-		}
-	}
+	a.Postcode = norm
 	return a
 }
+
+// ukCountries are the XAD-6 values (ISO 3166 codes and names) that mean the
+// address is in the UK.
+var ukCountries = map[string]bool{"GB": true, "GBR": true, "UK": true, "ENG": true, "WLS": true, "SCT": true, "NIR": true,
+	"UNITED KINGDOM": true, "ENGLAND": true, "WALES": true, "SCOTLAND": true, "NORTHERN IRELAND": true}
 
 // relationships maps HL7 table 0063 codes (and the v3 codes some PAS use) to
 // the record's relationship.

@@ -270,7 +270,20 @@ func TestMapLenient(t *testing.T) {
 		pid   string
 		check func(*record.Child) bool
 	}{
-		{"address without postcode omitted", "PID|1||M1^^^^MR||Lee^Ann||20160102|F|||1 High St^^Leeds\r", func(c *record.Child) bool { return c.Address == nil }},
+		{"address without postcode keeps its lines", "PID|1||M1^^^^MR||Lee^Ann||20160102|F|||1 High St^^Leeds\r", func(c *record.Child) bool {
+			return c.Address != nil && c.Address.Postcode == "" && c.Address.Lines[0] == "1 High St" && c.Address.Town == "Leeds"
+		}},
+		{"address with neither postcode nor lines omitted", "PID|1||M1^^^^MR||Lee^Ann||20160102|F|||^^Leeds\r", func(c *record.Child) bool { return c.Address == nil }},
+		{"address abroad", "PID|1||M1^^^^MR||Lee^Ann||20160102|F|||12 Rue de la Paix^^Paris^^75002^FRA^H\r", func(c *record.Child) bool {
+			a := c.Address
+			return a != nil && a.Kind == record.AddressAbroad && a.Country == "FRA" && a.Postcode == "" && len(a.Lines) == 2 && a.Lines[1] == "75002"
+		}},
+		{"UK country code is not abroad", "PID|1||M1^^^^MR||Lee^Ann||20160102|F|||1 High St^^Leeds^^LS1 1AA^GBR^H\r", func(c *record.Child) bool {
+			return c.Address.Kind == "" && c.Address.Postcode == "LS1 1AA"
+		}},
+		{"NHS pseudo-postcode for no fixed abode", "PID|1||M1^^^^MR||Lee^Ann||20160102|F|||^^^^ZZ99 3VZ\r", func(c *record.Child) bool {
+			return c.Address != nil && c.Address.Kind == record.AddressNoFixedAbode && c.Address.Postcode == ""
+		}},
 		{"home address preferred", "PID|1||M1^^^^MR||Lee^Ann||20160102|F|||PO Box^^York^^YO1 7HH^^M~1 High St^^Leeds^^LS1 1AA^^H\r", func(c *record.Child) bool { return c.Address.Postcode == "LS1 1AA" }},
 		{"DOB with time", "PID|1||M1^^^^MR||Lee^Ann||201601021230\r", func(c *record.Child) bool { return c.BirthDate == "2016-01-02" }},
 		{"name in second repetition", "PID|1||M1^^^^MR||~Lee^Ann||20160102\r", func(c *record.Child) bool { return c.Name.Family == "Lee" }},

@@ -147,6 +147,12 @@ func NormalisePostcode(s string) (full, sector, district string) {
 		n++
 	}
 	p := buf[:n]
+	// NHS pseudo-postcodes (ZZ99 3VZ no fixed abode, ZZ99 3WZ not known,
+	// ZZ99 xxx a country abroad) are shared by every child so recorded:
+	// agreeing on one says nothing about being the same child.
+	if n >= 4 && string(p[:4]) == "ZZ99" {
+		return "", "", ""
+	}
 	// The inward code is always digit-letter-letter; the outward code is 2–4
 	// characters starting with a letter.
 	if n < 5 || n > 7 || !isLetter(p[0]) || !isDigit(p[n-3]) || !isLetter(p[n-2]) || !isLetter(p[n-1]) {

@@ -46,6 +46,9 @@ func TestNormalisePostcode(t *testing.T) {
 		{"B33 8TH", "B33 8TH", "B33 8", "B33"},
 		{"not a postcode", "NOTAPOSTCODE", "", ""},
 		{"", "", "", ""},
+		// NHS pseudo-postcodes are shared by every child so recorded.
+		{"ZZ99 3VZ", "", "", ""},
+		{"zz993wz", "", "", ""},
 	}
 	for _, tt := range tests {
 		full, sector, district := NormalisePostcode(tt.in)

@@ -103,14 +103,28 @@ func (n Name) String() string {
 	return strings.Join(strings.Fields(n.Given+" "+n.Middle+" "+n.Family), " ")
 }
 
-// Address is a postal address; the postcode is required as it is what
-// practitioners and matching lean on.
+// Address is where the child lives. Most are UK postal addresses with a
+// postcode; but a child of no fixed abode, on a Traveller site or living
+// abroad is a real child with a real record, so a postcode is not required
+// (see the feed schema for what each Kind must carry), and "no known
+// address" is itself a value a source may state.
 type Address struct {
+	Kind     string   `json:"kind,omitempty"` // AddressResidential when empty
 	Lines    []string `json:"lines,omitempty"`
 	Town     string   `json:"town,omitempty"`
-	Postcode string   `json:"postcode"`
+	Postcode string   `json:"postcode,omitempty"`
+	Country  string   `json:"country,omitempty"`
 	From     string   `json:"from,omitempty"`
 }
+
+// Address kinds.
+const (
+	AddressResidential  = "residential"
+	AddressNoFixedAbode = "no-fixed-abode"
+	AddressTraveller    = "traveller-site"
+	AddressAbroad       = "abroad"
+	AddressNoneKnown    = "no-known-address"
+)
 
 // Identifiers are the national and local identifiers for a child.
 type Identifiers struct {
@@ -262,6 +276,12 @@ func (r *Record) CheckRules() []FieldError {
 				Message: "a sensitive service may be recorded only with the recorded consent of the young person or a parent/carer (consents[].scope \"sensitive-services\")",
 			})
 		}
+	}
+	if a := r.Child.Address; a != nil && a.Kind == AddressNoneKnown && (len(a.Lines) > 0 || a.Town != "" || a.Postcode != "" || a.Country != "") {
+		errs = append(errs, FieldError{
+			Field: "/child/address/kind", Rule: "no-known-address",
+			Message: "an address of kind no-known-address says the source holds no address: it carries no lines, town, postcode or country",
+		})
 	}
 	return errs
 }
