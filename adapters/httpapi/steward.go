@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +16,7 @@ import (
 	"contactpoint/domain/access"
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
+	"contactpoint/domain/match"
 	"contactpoint/domain/record"
 	"contactpoint/projections/directory"
 )
@@ -24,6 +26,10 @@ type Linkage interface {
 	Merge(ctx context.Context, a, b uuid.UUID, d child.Decision) (uuid.UUID, error)
 	NotLink(ctx context.Context, a, b uuid.UUID, d child.Decision) error
 	Split(ctx context.Context, from uuid.UUID, keys []record.SourceKey, to uuid.UUID, d child.Decision) (uuid.UUID, error)
+	Unmerge(ctx context.Context, survivor, absorbed uuid.UUID, d child.Decision) error
+	PreviewSplit(ctx context.Context, from uuid.UUID, keys []record.SourceKey, to uuid.UUID, d child.Decision) (linker.Preview, error)
+	PreviewMerge(ctx context.Context, a, b uuid.UUID, d child.Decision) (linker.Preview, error)
+	UnmergePreview(ctx context.Context, survivor, absorbed uuid.UUID, d child.Decision) (linker.Preview, error)
 }
 
 // registerSteward adds the data stewards' routes.
@@ -33,6 +39,7 @@ func (s *Server) registerSteward(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/reviews/{task}/decision", s.decideReview)
 	mux.HandleFunc("POST /v1/children/{id}/merge", s.mergeChildren)
 	mux.HandleFunc("POST /v1/children/{id}/split", s.splitChild)
+	mux.HandleFunc("POST /v1/children/{id}/unmerge", s.unmergeChild)
 	mux.HandleFunc("GET /v1/links/export", s.exportLinks)
 }
 
@@ -68,7 +75,8 @@ func (s *Server) linkageError(w http.ResponseWriter, err error) {
 	case errors.Is(err, linker.ErrUnknownChild):
 		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
 	case errors.Is(err, linker.ErrMergedChild), errors.Is(err, linker.ErrSameChild), errors.Is(err, linker.ErrNotLinkedPair),
-		errors.Is(err, linker.ErrUnknownSource), errors.Is(err, linker.ErrSplitEverything):
+		errors.Is(err, linker.ErrUnknownSource), errors.Is(err, linker.ErrSplitEverything),
+		errors.Is(err, linker.ErrNotAbsorbed), errors.Is(err, linker.ErrMergedSince), errors.Is(err, linker.ErrNothingToMove):
 		writeError(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, linker.ErrNotReady):
 		writeError(w, http.StatusServiceUnavailable, "starting", err.Error())
@@ -78,9 +86,32 @@ func (s *Server) linkageError(w http.ResponseWriter, err error) {
 	}
 }
 
+// listReviews pages through the open review tasks: ?limit= (1–500, 50 by
+// default), ?after= the previous page's next, ?reason= one of the reasons
+// a record was not linked, ?order=score for the highest scores first. Every
+// open task is reachable page by page; none is left out silently.
 func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	tasks, err := s.Store.OpenReviews(r.Context(), limit)
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	why := strings.ReplaceAll(q.Get("reason"), "-", " ")
+	switch why {
+	case "", match.WhyScoreBand, match.WhyTwin, match.WhyIdentifier, match.WhyHousehold:
+	default:
+		writeError(w, http.StatusBadRequest, "invalid-reason", "reason must be score-band, twin-guard, identifier-conflict or household-conflict")
+		return
+	}
+	if o := q.Get("order"); o != "" && o != "score" && o != "oldest" {
+		writeError(w, http.StatusBadRequest, "invalid-order", `order must be "oldest" or "score"`)
+		return
+	}
+	tasks, next, err := s.Store.ReviewPage(r.Context(), directory.ReviewQuery{Why: why, ByScore: q.Get("order") == "score", After: q.Get("after"), Limit: limit})
+	if errors.Is(err, directory.ErrBadCursor) {
+		writeError(w, http.StatusBadRequest, "invalid-after", err.Error())
+		return
+	}
+	if err == nil {
+		err = s.Store.SideBySide(r.Context(), tasks)
+	}
 	if err != nil {
 		s.Log.Error("list reviews failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
@@ -98,7 +129,11 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(tasks), "tasks": tasks})
+	page := map[string]any{"count": len(tasks), "tasks": tasks}
+	if next != "" {
+		page["next"] = next
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) task(w http.ResponseWriter, r *http.Request) (directory.ReviewTask, bool) {
@@ -126,7 +161,12 @@ func (s *Server) getReview(w http.ResponseWriter, r *http.Request) {
 		Children: []string{t.ChildID.String(), t.CandidateID.String()}, Status: http.StatusOK}) {
 		return
 	}
-	shown, err := s.shieldTasks(r, []directory.ReviewTask{t})
+	tasks := []directory.ReviewTask{t}
+	err := s.Store.SideBySide(r.Context(), tasks)
+	shown := tasks
+	if err == nil {
+		shown, err = s.shieldTasks(r, tasks)
+	}
 	if err != nil {
 		s.Log.Error("review shielding failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the review queue is unavailable; try again")
@@ -204,6 +244,11 @@ func (s *Server) mergeChildren(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid-reason", "a merge needs a reason of at most 500 characters")
 		return
 	}
+	if dryRun(r) {
+		pv, err := s.Linker.PreviewMerge(r.Context(), id, body.Other, decisionBy(r, body.Reason))
+		s.writePreview(w, r, "merge", pv, err, id, body.Other)
+		return
+	}
 	surv, err := s.Linker.Merge(r.Context(), id, body.Other, decisionBy(r, body.Reason))
 	if err != nil {
 		s.linkageError(w, err)
@@ -238,6 +283,11 @@ func (s *Server) splitChild(w http.ResponseWriter, r *http.Request) {
 	to := uuid.Nil
 	if body.To != nil {
 		to = *body.To
+	}
+	if dryRun(r) {
+		pv, err := s.Linker.PreviewSplit(r.Context(), id, body.Sources, to, decisionBy(r, body.Reason))
+		s.writePreview(w, r, "split", pv, err, id, to)
+		return
 	}
 	dest, err := s.Linker.Split(r.Context(), id, body.Sources, to, decisionBy(r, body.Reason))
 	if err != nil {

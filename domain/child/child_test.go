@@ -184,3 +184,43 @@ func TestContentHashSeesEveryStatedPart(t *testing.T) {
 		t.Fatal("hash is not stable")
 	}
 }
+
+// TestViewSaysHowEachSourceWasLinked: the record view's source list names
+// the rule and score that joined each source to the child, and a source's
+// later statements (linked by being the same record) keep that rule.
+func TestViewSaysHowEachSourceWasLinked(t *testing.T) {
+	linked := func(e Event, l Link) Event { e.Stated.Link = l; return e }
+	tests := []struct {
+		name   string
+		events []Event
+		want   map[string]Link // record id → link shown
+	}{
+		{"new child and a scored match", []Event{
+			linked(statedBy("health", "pas", "1", "2026-01-01T00:00:00Z", base()), Link{Rule: "new"}),
+			linked(statedBy("education", "sims", "2", "2026-02-01T00:00:00Z", base()), Link{Rule: "score", Score: 41.5}),
+		}, map[string]Link{"1": {Rule: "new"}, "2": {Rule: "score", Score: 41.5}}},
+		{"a later statement keeps the first rule", []Event{
+			linked(statedBy("health", "pas", "1", "2026-01-01T00:00:00Z", base()), Link{Rule: "nhs-number"}),
+			linked(statedBy("health", "pas", "1", "2026-03-01T00:00:00Z", base()), Link{Rule: "source-record"}),
+		}, map[string]Link{"1": {Rule: "nhs-number"}}},
+		{"a merge carries the absorbed child's rules", []Event{
+			linked(statedBy("health", "pas", "1", "2026-01-01T00:00:00Z", base()), Link{Rule: "new"}),
+			{Type: TypeAbsorbed, At: *at("2026-04-01T00:00:00Z"), Absorbed: &Absorbed{Absorbed: "b", Sources: []Stated{
+				*linked(statedBy("education", "sims", "2", "2026-02-01T00:00:00Z", base()), Link{Rule: "upn"}).Stated}}},
+		}, map[string]Link{"1": {Rule: "new"}, "2": {Rule: "upn"}}},
+	}
+	for _, tt := range tests {
+		s := NewState("a")
+		s.Apply(Batch{Events: tt.events})
+		v := Survive(s, nil)
+		got := map[string]Link{}
+		for _, src := range v.Sources {
+			if src.Link != nil {
+				got[src.Source.RecordID] = *src.Link
+			}
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: links %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

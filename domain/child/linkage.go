@@ -78,7 +78,7 @@ type NotLinked struct {
 // Statement returns the source's current statement as an event payload, for
 // copying it to another child in a merge or split.
 func (s *SourceState) Statement() Stated {
-	return Stated{Source: s.Source, Child: s.Child, Consents: s.Consents, ContentHash: s.ContentHash, FeedSeq: s.FeedSeq}
+	return Stated{Source: s.Source, Child: s.Child, Consents: s.Consents, ContentHash: s.ContentHash, FeedSeq: s.FeedSeq, Link: s.Link}
 }
 
 func (s *State) applyLinkage(e Event) {
@@ -88,7 +88,7 @@ func (s *State) applyLinkage(e Event) {
 			for _, st := range a.Sources {
 				s.Sources[st.Source.Key()] = &SourceState{
 					Source: st.Source, Child: st.Child, Consents: st.Consents,
-					ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At,
+					ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At, Link: st.Link,
 				}
 			}
 			for _, k := range a.Withdrawn {

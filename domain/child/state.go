@@ -18,6 +18,8 @@ type SourceState struct {
 	FeedSeq     uint64
 	StatedAt    time.Time
 	Withdrawn   bool
+	// Link is the rule (and score) that joined the source to this child.
+	Link Link
 }
 
 // UpdatedAt is when the source says it last changed the record, or when the
@@ -66,9 +68,16 @@ func (s *State) apply(e Event) {
 		if st == nil {
 			return
 		}
+		link := st.Link
+		// A source's later statements are linked by being the same source
+		// record; the rule that first joined it to this child is the one
+		// worth showing.
+		if prev := s.Sources[st.Source.Key()]; prev != nil && link.Rule == "source-record" && prev.Link.Rule != "" {
+			link = prev.Link
+		}
 		s.Sources[st.Source.Key()] = &SourceState{
 			Source: st.Source, Child: st.Child, Consents: st.Consents,
-			ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At,
+			ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At, Link: link,
 		}
 	case TypeShieldApplied:
 		s.Shield = e.Shield
@@ -127,6 +136,7 @@ type storedSource struct {
 	FeedSeq     uint64           `json:"feed_seq"`
 	StatedAt    time.Time        `json:"stated_at"`
 	Withdrawn   bool             `json:"withdrawn,omitempty"`
+	Link        Link             `json:"link"`
 }
 
 type storedState struct {
@@ -154,7 +164,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	for _, k := range keys {
 		ss := s.Sources[k]
-		st.Sources = append(st.Sources, storedSource{ss.Source, ss.Child, ss.Consents, ss.ContentHash, ss.FeedSeq, ss.StatedAt, ss.Withdrawn})
+		st.Sources = append(st.Sources, storedSource{ss.Source, ss.Child, ss.Consents, ss.ContentHash, ss.FeedSeq, ss.StatedAt, ss.Withdrawn, ss.Link})
 	}
 	for _, f := range indicatedFacts(s) {
 		st.Indicated = append(st.Indicated, s.Indicated[f.Source.RecordID])
@@ -187,7 +197,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	}
 	s.Sources = make(map[record.SourceKey]*SourceState, len(st.Sources))
 	for _, x := range st.Sources {
-		s.Sources[x.Source.Key()] = &SourceState{x.Source, x.Child, x.Consents, x.ContentHash, x.FeedSeq, x.StatedAt, x.Withdrawn}
+		s.Sources[x.Source.Key()] = &SourceState{x.Source, x.Child, x.Consents, x.ContentHash, x.FeedSeq, x.StatedAt, x.Withdrawn, x.Link}
 	}
 	return nil
 }

@@ -87,10 +87,13 @@ type View struct {
 	UpdatedAt time.Time       `json:"updated_at"`
 }
 
-// SourceSummary lists a contributing source record.
+// SourceSummary lists a contributing source record, with the rule (and
+// score) that linked it to this child: "source-record", "nhs-number",
+// "upn", "score", "new", or a steward's merge or split.
 type SourceSummary struct {
 	Source    record.SourceKey `json:"source"`
 	UpdatedAt time.Time        `json:"updated_at"`
+	Link      *Link            `json:"link,omitempty"`
 }
 
 // Survive derives the view of a child from its active sources.
@@ -109,7 +112,11 @@ func Survive(s *State, rules Rules) View {
 	})
 	v := View{ChildID: s.ID, Shield: s.Shield}
 	for _, ss := range srcs {
-		v.Sources = append(v.Sources, SourceSummary{ss.Source.Key(), ss.UpdatedAt()})
+		var link *Link
+		if ss.Link.Rule != "" {
+			link = &ss.Link
+		}
+		v.Sources = append(v.Sources, SourceSummary{ss.Source.Key(), ss.UpdatedAt(), link})
 		if t := ss.UpdatedAt(); t.After(v.UpdatedAt) {
 			v.UpdatedAt = t
 		}

@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"encoding/json"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -23,6 +25,24 @@ func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 		var evidence any
 		if len(r.Evidence) > 0 {
 			evidence = string(r.Evidence)
+		}
+		// Why the record was not linked travels in the evidence document,
+		// so that the queue can be filtered by it.
+		if r.Why != "" {
+			extra := map[string]any{"why": r.Why, "why_reason": r.Reason}
+			if r.Compared != nil {
+				extra["compared"] = map[string]string{"agency": r.Compared.Agency, "system": r.Compared.System, "record_id": r.Compared.RecordID}
+			}
+			doc := map[string]json.RawMessage{}
+			if len(r.Evidence) > 0 && json.Unmarshal(r.Evidence, &doc) != nil {
+				doc = map[string]json.RawMessage{}
+			}
+			for k, v := range extra {
+				doc[k], _ = json.Marshal(v)
+			}
+			if b, err := json.Marshal(doc); err == nil {
+				evidence = string(b)
+			}
 		}
 		b.Queue(`insert into review_tasks (task_id, child_id, candidate_id, source_agency, source_system, source_record_id, score, evidence, requested_at)
 			values ($1,$2,$3,nullif($4,''),nullif($5,''),nullif($6,''),$7,$8::jsonb,$9) on conflict (task_id) do nothing`,

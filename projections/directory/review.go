@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,29 @@ type ReviewTask struct {
 	// is restricted and the viewer lacks the shield role.
 	Shielded bool   `json:"shielded,omitempty"`
 	Contact  string `json:"contact,omitempty"`
+
+	// Why the record was not linked (match.WhyScoreBand, WhyTwin,
+	// WhyIdentifier, WhyHousehold), the rule's sentence, and the
+	// candidate's source record it was compared with. Tasks requested
+	// before the linker gave reasons have Why "score band" and no more.
+	Why         string     `json:"why,omitempty"`
+	Explanation string     `json:"explanation,omitempty"`
+	Compared    *SourceRef `json:"compared_source,omitempty"`
+	// Fields sets the two children's values side by side with how they
+	// compared, for the single-task view (see SideBySide).
+	Fields []ReviewField `json:"fields,omitempty"`
+}
+
+// ReviewField is one compared field of a review task: each child's value
+// as its record view shows it, the comparison level and its weight.
+type ReviewField struct {
+	Field     string  `json:"field"`
+	Level     string  `json:"level"`
+	Weight    float64 `json:"weight"`
+	Counted   float64 `json:"counted"`
+	Sentence  string  `json:"sentence"`
+	Child     string  `json:"child"`
+	Candidate string  `json:"candidate"`
 }
 
 // Withhold reduces the task to what a viewer without the shield role may
@@ -69,7 +93,132 @@ func scanTask(row pgx.Row) (ReviewTask, error) {
 		t.Source = &SourceRef{*agency, *system, *rid}
 	}
 	t.Evidence = evidence
+	// The projection keeps why, the rule's sentence and the compared
+	// source in the evidence document, beside the field-by-field scores.
+	var extra struct {
+		Why      string     `json:"why"`
+		Reason   string     `json:"why_reason"`
+		Compared *SourceRef `json:"compared"`
+	}
+	if len(evidence) > 0 && json.Unmarshal(evidence, &extra) == nil {
+		t.Why, t.Explanation, t.Compared = extra.Why, extra.Reason, extra.Compared
+	}
+	if t.Why == "" {
+		t.Why = "score band"
+	}
 	return t, nil
+}
+
+// ReviewQuery selects a page of open review tasks.
+type ReviewQuery struct {
+	// Why keeps only the tasks of one reason ("" for all).
+	Why string
+	// ByScore orders by score, highest first; otherwise oldest first.
+	ByScore bool
+	// After is the Next of the previous page ("" for the first).
+	After string
+	// Limit is the page size, 1 to MaxReviewPage (default 50).
+	Limit int
+}
+
+// MaxReviewPage is the largest page of review tasks.
+const MaxReviewPage = 500
+
+// ErrBadCursor is returned for an After that no page gave.
+var ErrBadCursor = errors.New("the page cursor is not one this queue gave")
+
+// ReviewPage returns one page of open review tasks and the cursor of the
+// next page ("" after the last). Pages are keyed by position, not offset,
+// so paging reaches every open task however many there are, and a task
+// decided meanwhile moves no other task between pages.
+func (s *Store) ReviewPage(ctx context.Context, q ReviewQuery) ([]ReviewTask, string, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	q.Limit = min(q.Limit, MaxReviewPage)
+	var score float64
+	var at time.Time
+	var after int64
+	if q.After != "" {
+		var err error
+		if score, at, after, err = parseCursor(q.After, q.ByScore); err != nil {
+			return nil, "", err
+		}
+	}
+	where := `status = 'open' and ($1 = '' or coalesce(evidence->>'why', 'score band') = $1)`
+	order := `requested_at, task_id`
+	args := []any{q.Why, q.Limit + 1}
+	switch {
+	case q.ByScore && after > 0:
+		where += ` and (score < $3 or (score = $3 and task_id > $4))`
+		args = append(args, score, after)
+	case q.ByScore:
+		order = `score desc, task_id`
+	case after > 0:
+		where += ` and (requested_at, task_id) > ($3, $4)`
+		args = append(args, at, after)
+	}
+	if q.ByScore {
+		order = `score desc, task_id`
+	}
+	rows, err := s.pool.Query(ctx, `select `+taskColumns+` from review_tasks where `+where+` order by `+order+` limit $2`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list reviews: %w", err)
+	}
+	defer rows.Close()
+	out := []ReviewTask{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list reviews: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list reviews: %w", err)
+	}
+	next := ""
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		last := out[len(out)-1]
+		next = cursor(last, q.ByScore)
+	}
+	return out, next, nil
+}
+
+// A cursor is the last task's position: its score or request time and id.
+func cursor(t ReviewTask, byScore bool) string {
+	if byScore {
+		return "s" + strconv.FormatFloat(t.Score, 'g', -1, 64) + "_" + strconv.FormatInt(t.ID, 10)
+	}
+	return "t" + strconv.FormatInt(t.RequestedAt.UnixMicro(), 10) + "_" + strconv.FormatInt(t.ID, 10)
+}
+
+func parseCursor(c string, byScore bool) (float64, time.Time, int64, error) {
+	kind := byte('t')
+	if byScore {
+		kind = 's'
+	}
+	i := strings.IndexByte(c, '_')
+	if len(c) < 4 || c[0] != kind || i < 2 {
+		return 0, time.Time{}, 0, ErrBadCursor
+	}
+	id, err := strconv.ParseInt(c[i+1:], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, time.Time{}, 0, ErrBadCursor
+	}
+	if byScore {
+		s, err := strconv.ParseFloat(c[1:i], 64)
+		if err != nil {
+			return 0, time.Time{}, 0, ErrBadCursor
+		}
+		return s, time.Time{}, id, nil
+	}
+	us, err := strconv.ParseInt(c[1:i], 10, 64)
+	if err != nil {
+		return 0, time.Time{}, 0, ErrBadCursor
+	}
+	return 0, time.UnixMicro(us), id, nil
 }
 
 // OpenReviews lists open review tasks, oldest first.
