@@ -25,6 +25,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"contactpoint/adapters/postgres"
 )
 
 // Reason kinds. They are metric label values and API fields: a fixed set,
@@ -183,6 +185,11 @@ func Logged(log *slog.Logger, m Message) {
 func Transient(err error) bool {
 	if err == nil {
 		return false
+	}
+	if errors.Is(err, postgres.ErrCheckpointMoved) {
+		// The consumer's position is stale, not the message bad: it resumes
+		// from the stored checkpoint.
+		return true
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

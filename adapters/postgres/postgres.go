@@ -169,13 +169,37 @@ func Checkpoint(ctx context.Context, q interface {
 	return uint64(seq), nil
 }
 
-// SaveCheckpoint records a consumer's position; call it inside the
-// transaction that wrote the rows it stands for.
-func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name, stream string, seq uint64) error {
-	_, err := tx.Exec(ctx, `insert into checkpoints (name, stream, last_seq) values ($1, $2, $3)
-		on conflict (name) do update set last_seq = excluded.last_seq, updated_at = now()`, name, stream, int64(seq))
+// ErrCheckpointMoved refuses a checkpoint write whose writer's idea of the
+// stored position is not the database's: rows and checkpoint were lost (an
+// asynchronous commit that a PostgreSQL crash undid) or another writer
+// moved it. The writer must read the checkpoint again and resume from it.
+var ErrCheckpointMoved = errors.New("checkpoint is not where its consumer left it")
+
+// SaveCheckpoint moves a consumer's position from after to seq; call it
+// inside the transaction that wrote the rows of the messages after `after`
+// up to seq. It refuses (ErrCheckpointMoved) unless the stored position is
+// exactly after (no row counts as 0) and seq is beyond it: a checkpoint
+// never moves backwards, and never skips messages whose rows the database
+// does not hold, however the consumer's memory got ahead of it.
+func SaveCheckpoint(ctx context.Context, tx pgx.Tx, name, stream string, after, seq uint64) error {
+	if seq <= after {
+		return fmt.Errorf("save checkpoint %s: %d is not after %d: %w", name, seq, after, ErrCheckpointMoved)
+	}
+	tag, err := tx.Exec(ctx, `update checkpoints set last_seq = $3, stream = $2, updated_at = now()
+		where name = $1 and last_seq = $4`, name, stream, int64(seq), int64(after))
+	if err == nil && tag.RowsAffected() == 0 && after == 0 {
+		tag, err = tx.Exec(ctx, `insert into checkpoints (name, stream, last_seq) values ($1, $2, $3)
+			on conflict (name) do nothing`, name, stream, int64(seq))
+	}
 	if err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		stored, err := Checkpoint(ctx, tx, name)
+		if err != nil {
+			return fmt.Errorf("save checkpoint %s: %w", name, err)
+		}
+		return fmt.Errorf("save checkpoint %s: stored %d, consumer was at %d: %w", name, stored, after, ErrCheckpointMoved)
 	}
 	return nil
 }

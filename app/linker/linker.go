@@ -355,7 +355,10 @@ func (l *Linker) process(ctx context.Context, msgs []jetstream.Msg) error {
 			return &failure{first, last, err}
 		}
 	}
-	if err := postgres.SaveCheckpoint(ctx, tx, CheckpointName, natsjs.StreamFeeds, last); err != nil {
+	// FEEDS keeps every message, so the batch starts right after the stored
+	// checkpoint: if it does not, commits were lost (PostgreSQL crashed
+	// under an asynchronous commit) and the run restarts from the database.
+	if err := postgres.SaveCheckpoint(ctx, tx, CheckpointName, natsjs.StreamFeeds, first-1, last); err != nil {
 		return &failure{first, last, err}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -38,20 +38,9 @@ type projection struct {
 	calls    int
 }
 
-func (p *projection) apply(ctx context.Context, msgs []jetstream.Msg) error {
+func (p *projection) apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) error {
 	p.calls++
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	var last uint64
 	for _, m := range msgs {
-		md, err := m.Metadata()
-		if err != nil {
-			return err
-		}
-		last = md.Sequence.Stream
 		switch body := string(m.Data()); body {
 		case "bad":
 			if !p.failOnly || len(msgs) > 1 {
@@ -72,10 +61,7 @@ func (p *projection) apply(ctx context.Context, msgs []jetstream.Msg) error {
 			return err
 		}
 	}
-	if err := postgres.SaveCheckpoint(ctx, tx, p.name, p.name, last); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 func TestFollowParksPoison(t *testing.T) {
@@ -140,7 +126,9 @@ func TestFollowParksPoison(t *testing.T) {
 			follow := func() error {
 				ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				defer cancel()
-				return checkpointed.Follow(ctx, own, nc.JS, log, stream, stream, 100, true, p.apply)
+				proj := checkpointed.New(checkpointed.Spec{Name: stream, Stream: stream, Tables: []string{"applied"}, Batch: 100,
+					Open: func() checkpointed.Applier { return checkpointed.Func(p.apply) }}, own, nc.JS, log)
+				return proj.CatchUp(ctx)
 			}
 			err = follow()
 			if (err != nil) != tc.wantErr {

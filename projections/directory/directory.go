@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 
 	json "github.com/goccy/go-json"
 	"github.com/google/uuid"
@@ -19,7 +18,6 @@ import (
 
 	"contactpoint/adapters/childmsg"
 	"contactpoint/adapters/natsjs"
-	"contactpoint/adapters/postgres"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
 	"contactpoint/projections/checkpointed"
@@ -30,61 +28,54 @@ const Name = "directory"
 
 // Projection maintains the directory tables.
 type Projection struct {
-	js        jetstream.JetStream
-	pool      *pgxpool.Pool
-	log       *slog.Logger
-	rules     child.Rules
-	BatchSize int
-
-	mu    sync.Mutex // one batch at a time, also between Run and Rebuild
-	cache stateCache
+	*checkpointed.Projection
+	rules child.Rules
 }
+
+// Tables are the directory's tables: the rows, their source links, the
+// break-glass reveals, and the review queue and decision log.
+var Tables = append([]string{"directory", "directory_sources", "shield_reveals"}, linkageTables...)
 
 // New returns the directory projection.
 func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, rules child.Rules) *Projection {
-	return &Projection{js: js, pool: pool, log: log, rules: rules, BatchSize: 1000}
+	p := &Projection{rules: rules}
+	p.Projection = checkpointed.New(checkpointed.Spec{
+		Name: Name, Stream: natsjs.StreamChildren, Tables: Tables,
+		Batch: 1000, RebuildBatch: 20_000, Async: true,
+		Open: func() checkpointed.Applier { return &applier{rules: p.rules} },
+	}, pool, js, log)
+	return p
 }
 
-// Run follows CHILDREN from the checkpoint until ctx ends or a failure.
-func (p *Projection) Run(ctx context.Context) error {
-	return p.follow(ctx, false)
-}
-
-// CatchUp applies everything in CHILDREN up to its current end, then returns.
-func (p *Projection) CatchUp(ctx context.Context) error {
-	return p.follow(ctx, true)
-}
-
-// Rebuild drops the directory's rows and checkpoint in one transaction and
-// replays CHILDREN from the start.
+// Rebuild builds a new version of the directory from CHILDREN beside the
+// live one and switches to it (checkpointed.Projection.Rebuild).
 func (p *Projection) Rebuild(ctx context.Context) error {
-	p.mu.Lock()
-	p.cache.clear()
-	p.mu.Unlock()
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("rebuild directory: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	for _, q := range []string{
-		"truncate directory, directory_sources, shield_reveals, " + strings.Join(linkageTables, ", "),
-		"delete from checkpoints where name = '" + Name + "'",
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return fmt.Errorf("rebuild directory: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("rebuild directory: %w", err)
-	}
-	return p.CatchUp(ctx)
+	_, err := p.Projection.Rebuild(ctx)
+	return err
 }
 
-func (p *Projection) follow(ctx context.Context, untilEnd bool) error {
-	return checkpointed.Follow(ctx, p.pool, p.js, p.log, Name, natsjs.StreamChildren, p.BatchSize, untilEnd, func(ctx context.Context, msgs []jetstream.Msg) error {
-		_, err := p.apply(ctx, msgs)
+// applier applies CHILDREN batches for one run; its cache holds the states
+// it committed, and goes with it when a batch fails or the run ends.
+type applier struct {
+	rules   child.Rules
+	cache   stateCache
+	pending map[uuid.UUID]*touched
+}
+
+func (a *applier) Apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) error {
+	a.pending = nil
+	states, err := a.apply(ctx, tx, msgs)
+	if err != nil {
+		a.cache.clear()
 		return err
-	})
+	}
+	a.pending = states
+	return nil
+}
+
+func (a *applier) Committed() {
+	a.cache.put(a.pending)
+	a.pending = nil
 }
 
 type touched struct {
@@ -92,15 +83,9 @@ type touched struct {
 	lastSeq uint64
 }
 
-// apply projects a batch of CHILDREN messages in one transaction.
-func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint64, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	defer func() {
-		if err != nil {
-			p.cache.clear()
-		}
-	}()
+// apply projects a batch of CHILDREN messages in tx and returns the states
+// it wrote.
+func (a *applier) apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) (map[uuid.UUID]*touched, error) {
 	type item struct {
 		seq uint64
 		id  uuid.UUID
@@ -112,33 +97,24 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint
 	for _, m := range msgs {
 		md, err := m.Metadata()
 		if err != nil {
-			return 0, fmt.Errorf("directory: %w", err)
+			return nil, fmt.Errorf("directory: %w", err)
 		}
-		last = md.Sequence.Stream
 		id, b, err := childmsg.Decode(m.Subject(), m.Data())
 		if err != nil {
-			// The batch fails; checkpointed.Follow applies it again one
-			// message at a time and parks this one with its reason.
-			return 0, err
+			// The batch fails; checkpointed applies it again one message
+			// at a time and parks this one with its reason.
+			return nil, err
 		}
-		items = append(items, item{last, id, b})
+		items = append(items, item{md.Sequence.Stream, id, b})
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("directory: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if err := postgres.AsyncCommit(ctx, tx); err != nil {
-		return 0, err
-	}
-	states, missing := p.cache.take(ids)
+	states, missing := a.cache.take(ids)
 	loaded, err := loadStates(ctx, tx, missing)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for id, t := range loaded {
 		states[id] = t
@@ -161,8 +137,8 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint
 			}
 		}
 	}
-	if err := writeChildren(ctx, tx, ids, states, owners, p.rules); err != nil {
-		return 0, err
+	if err := writeChildren(ctx, tx, ids, states, owners, a.rules); err != nil {
+		return nil, err
 	}
 	batch := &pgx.Batch{}
 	for _, it := range items {
@@ -172,20 +148,13 @@ func (p *Projection) apply(ctx context.Context, msgs []jetstream.Msg) (last uint
 	}
 	if batch.Len() > 0 {
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return 0, fmt.Errorf("directory: write linkage: %w", err)
+			return nil, fmt.Errorf("directory: write linkage: %w", err)
 		}
 	}
 	if err := updateGuards(ctx, tx, ids); err != nil {
-		return 0, err
+		return nil, err
 	}
-	if err := postgres.SaveCheckpoint(ctx, tx, Name, natsjs.StreamChildren, last); err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("directory: commit: %w", err)
-	}
-	p.cache.put(states)
-	return last, nil
+	return states, nil
 }
 
 func loadStates(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*touched, error) {

@@ -1,0 +1,279 @@
+package checkpointed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"contactpoint/adapters/natsjs"
+)
+
+// A rebuild builds a new version of the projection's tables beside the live
+// ones while the live version keeps following and answering readers:
+//
+//  1. schema <name>_next gets a copy of each table (CREATE TABLE ... LIKE
+//     public.t INCLUDING ALL, so columns, defaults, generated columns,
+//     storage and checks are the migrations' own) with only its primary
+//     key and unique indexes;
+//  2. the stream is read up to its head in large batches into those tables,
+//     through a pool whose search_path puts <name>_next first, so the
+//     projection's own apply writes the new version unchanged, under the
+//     checkpoint <name>@next;
+//  3. the other indexes are built (copied from the live tables' definitions,
+//     same names) and the tables analysed;
+//  4. it catches up with the head, then, holding the live version's batch
+//     lock, catches up the last few messages and switches in one
+//     transaction: lock the live tables, drop them, move the new ones into
+//     public, hand the new checkpoint and parked rows to the projection's
+//     name. A search waiting on the lock then reads the new tables (a query
+//     resolves a name again after waiting for a relation that a
+//     concurrent transaction replaced), so readers never fail and never
+//     see a half-built directory;
+//  5. the live run notices the switch at its next batch and starts again
+//     from the new checkpoint, with nothing of the old version in memory.
+
+// RebuildStats says what a rebuild did.
+type RebuildStats struct {
+	Events  uint64        // stream messages applied to the new version
+	Load    time.Duration // reading the stream up to its head without secondary indexes
+	Indexes time.Duration // building the secondary indexes
+	CatchUp time.Duration // catching up with what arrived meanwhile
+	Switch  time.Duration // the switch, live batches held
+	Total   time.Duration
+}
+
+// NextSuffix names a rebuild's checkpoint and consumer: <name>@next.
+const NextSuffix = "@next"
+
+// ErrRebuilding refuses a second rebuild of a projection while one runs.
+var ErrRebuilding = errors.New("a rebuild of this projection is already running")
+
+func (p *Projection) schema() string { return p.Name + "_next" }
+
+// Rebuild builds a new version of the projection from its stream and
+// switches readers and the live run to it.
+func (p *Projection) Rebuild(ctx context.Context) (RebuildStats, error) {
+	var st RebuildStats
+	start := time.Now()
+	if !p.rebuilding.TryLock() {
+		return st, fmt.Errorf("rebuild %s: %w", p.Name, ErrRebuilding)
+	}
+	defer p.rebuilding.Unlock()
+	// Across processes: the lock lives as long as this connection.
+	conn, err := p.Pool.Acquire(ctx)
+	if err != nil {
+		return st, fmt.Errorf("rebuild %s: %w", p.Name, err)
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, "select pg_try_advisory_lock(hashtext($1))", "rebuild:"+p.Name).Scan(&locked); err != nil {
+		return st, fmt.Errorf("rebuild %s: %w", p.Name, err)
+	}
+	if !locked {
+		return st, fmt.Errorf("rebuild %s: %w", p.Name, ErrRebuilding)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "select pg_advisory_unlock(hashtext($1))", "rebuild:"+p.Name) //nolint:errcheck // the session ends soon anyway
+
+	deferred, err := p.prepare(ctx)
+	if err != nil {
+		return st, fmt.Errorf("rebuild %s: %w", p.Name, err)
+	}
+	// A failure leaves the half-built schema: the next rebuild drops it.
+	cfg := p.Pool.Config()
+	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{p.schema()}.Sanitize() + ", public"
+	cfg.MaxConns = 4
+	next, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return st, fmt.Errorf("rebuild %s: %w", p.Name, err)
+	}
+	defer next.Close()
+	f := &follower{p: p, pool: next, name: p.Name + NextSuffix}
+
+	t := time.Now()
+	head, err := natsjs.LastSeq(ctx, p.JS, p.Stream)
+	if err != nil {
+		return st, fmt.Errorf("rebuild %s: %w", p.Name, err)
+	}
+	f.batchSize = p.RebuildBatch
+	if head > 0 {
+		if err := f.follow(ctx, true, head); err != nil {
+			return st, fmt.Errorf("rebuild %s: load: %w", p.Name, err)
+		}
+	}
+	st.Load = time.Since(t)
+
+	t = time.Now()
+	for _, q := range deferred {
+		if _, err := next.Exec(ctx, q); err != nil {
+			return st, fmt.Errorf("rebuild %s: build index: %w", p.Name, err)
+		}
+	}
+	for _, tb := range p.Tables {
+		if _, err := next.Exec(ctx, "analyze "+p.qualified(tb)); err != nil {
+			return st, fmt.Errorf("rebuild %s: analyze: %w", p.Name, err)
+		}
+	}
+	st.Indexes = time.Since(t)
+
+	t = time.Now()
+	f.batchSize = p.Batch
+	if err := f.follow(ctx, true, 0); err != nil {
+		return st, fmt.Errorf("rebuild %s: catch up: %w", p.Name, err)
+	}
+	st.CatchUp = time.Since(t)
+
+	t = time.Now()
+	p.mu.Lock()
+	err = f.follow(ctx, true, 0)
+	if err == nil {
+		err = p.switchTo(ctx, f.name)
+	}
+	if err == nil {
+		p.version.Add(1)
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return st, fmt.Errorf("rebuild %s: switch: %w", p.Name, err)
+	}
+	st.Switch = time.Since(t)
+	st.Events = f.pos
+	st.Total = time.Since(start)
+	p.Log.Info("projection rebuilt and switched", "projection", p.Name, "through_seq", f.pos,
+		"load", st.Load.Round(time.Millisecond), "indexes", st.Indexes.Round(time.Millisecond),
+		"switch", st.Switch.Round(time.Millisecond))
+	return st, nil
+}
+
+func (p *Projection) qualified(table string) string {
+	return pgx.Identifier{p.schema(), table}.Sanitize()
+}
+
+// prepare creates the new version's schema and tables with the keys that
+// the apply's upserts need, forgets an earlier attempt's checkpoint and
+// parked rows, and returns the statements that build the other indexes.
+func (p *Projection) prepare(ctx context.Context) (deferred []string, err error) {
+	err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		// Fully qualified definitions, whatever the session's path.
+		if _, err := tx.Exec(ctx, "set local search_path = pg_catalog"); err != nil {
+			return err
+		}
+		sch := pgx.Identifier{p.schema()}.Sanitize()
+		for _, q := range []string{"drop schema if exists " + sch + " cascade", "create schema " + sch} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		for _, tb := range p.Tables {
+			live := pgx.Identifier{"public", tb}.Sanitize()
+			if _, err := tx.Exec(ctx, "create table "+p.qualified(tb)+" (like "+live+" including all excluding indexes)"); err != nil {
+				return err
+			}
+			// How the definitions name the live table (quoted only if need be).
+			var liveText string
+			if err := tx.QueryRow(ctx, "select $1::regclass::text", live).Scan(&liveText); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `select pg_get_indexdef(x.indexrelid), x.indisunique, c.conname, pg_get_constraintdef(c.oid)
+				from pg_index x left join pg_constraint c on c.conindid = x.indexrelid and c.conrelid = x.indrelid
+				where x.indrelid = $1::regclass order by x.indexrelid`, live)
+			if err != nil {
+				return err
+			}
+			var now []string
+			for rows.Next() {
+				var def string
+				var unique bool
+				var con, conDef *string
+				if err := rows.Scan(&def, &unique, &con, &conDef); err != nil {
+					rows.Close()
+					return err
+				}
+				switch {
+				case con != nil:
+					now = append(now, "alter table "+p.qualified(tb)+" add constraint "+pgx.Identifier{*con}.Sanitize()+" "+*conDef)
+				case unique:
+					now = append(now, retarget(def, liveText, p.qualified(tb)))
+				default:
+					deferred = append(deferred, retarget(def, liveText, p.qualified(tb)))
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, q := range now {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return err
+				}
+			}
+		}
+		name := p.Name + NextSuffix
+		if _, err := tx.Exec(ctx, "delete from public.checkpoints where name = $1", name); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "delete from public.parked_messages where consumer = $1", name)
+		return err
+	})
+	return deferred, err
+}
+
+// retarget points an index definition of the live table at the new one.
+func retarget(def, live, next string) string {
+	return strings.Replace(def, " ON "+live+" ", " ON "+next+" ", 1)
+}
+
+// switchTo replaces the live tables with the new version's in one
+// transaction. A deadlock with a reader that holds one table and waits for
+// another ends this transaction, not the reader's (the switch waits
+// first, so its deadlock check fires first): the switch is tried again.
+func (p *Projection) switchTo(ctx context.Context, nextName string) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		err = pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+			live := make([]string, len(p.Tables))
+			for i, tb := range p.Tables {
+				live[i] = pgx.Identifier{"public", tb}.Sanitize()
+			}
+			qs := []string{
+				"lock table " + strings.Join(live, ", ") + " in access exclusive mode",
+				"drop table " + strings.Join(live, ", "),
+			}
+			for _, tb := range p.Tables {
+				qs = append(qs, "alter table "+p.qualified(tb)+" set schema public")
+			}
+			qs = append(qs, "drop schema "+pgx.Identifier{p.schema()}.Sanitize())
+			for _, q := range qs {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, `insert into public.checkpoints (name, stream, last_seq)
+				select $1, stream, last_seq from public.checkpoints where name = $2
+				on conflict (name) do update set last_seq = excluded.last_seq, updated_at = now()`, p.Name, nextName); err != nil {
+				return err
+			}
+			for _, q := range []string{
+				"delete from public.checkpoints where name = $2 and $1 <> ''",
+				"delete from public.parked_messages where consumer = $1 and $2 <> ''",
+				"update public.parked_messages set consumer = $1 where consumer = $2",
+			} {
+				if _, err := tx.Exec(ctx, q, p.Name, nextName); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "40P01" { // deadlock_detected
+			return err
+		}
+		p.Log.Info("switch met a reader's lock order; trying again", "projection", p.Name)
+	}
+	return err
+}
