@@ -41,6 +41,7 @@ func (s *Server) registerSteward(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/children/{id}/split", s.splitChild)
 	mux.HandleFunc("POST /v1/children/{id}/unmerge", s.unmergeChild)
 	mux.HandleFunc("GET /v1/links/export", s.exportLinks)
+	mux.HandleFunc("GET /v1/linkage/rules", s.linkageRules)
 }
 
 const maxCommandBody = 64 << 10

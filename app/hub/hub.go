@@ -57,6 +57,10 @@ type Config struct {
 	// DeferNotifier holds the notifier until StartNotifier, so that a test
 	// can stop the hub between an event and its notice.
 	DeferNotifier bool
+
+	// LinkageRules is the path of a rules file written by `contactpoint
+	// linkage train`; empty runs the linker with the built-in defaults.
+	LinkageRules string
 }
 
 // Hub is a running hub.
@@ -113,6 +117,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	}
 	h.Intake = intake.New(intakeJS, v)
 	lcfg := linker.DefaultConfig()
+	if cfg.LinkageRules != "" {
+		rules, err := ReadLinkageRules(cfg.LinkageRules)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		lcfg = lcfg.WithRules(rules)
+		log.Info("linkage rules in force", "version", rules.Version)
+	}
 	// The key of new children's ids: one for the deployment, in the
 	// database beside the linker's checkpoint that it must agree with.
 	if lcfg.IDKey, err = postgres.Secret(ctx, h.DB, linker.IDKeyName, linker.IDKeySize); err != nil {

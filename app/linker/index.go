@@ -107,6 +107,9 @@ type Index struct {
 	common    map[uint64]bool      // keys past maxBlock
 	reviewed  map[[2]ref]bool      // pairs already sent to review
 	notLinked map[[2]ref]bool      // pairs a steward said are different children
+	// stewardMerged marks children a steward's merge made: a shadow run
+	// under new rules never proposes to undo a person's decision.
+	stewardMerged map[ref]bool
 
 	// pending holds the features of the record being decided, and
 	// pendingKeys its hashed blocking keys, so that applying its statement
@@ -133,6 +136,8 @@ func NewIndex() *Index {
 		common:    map[uint64]bool{},
 		reviewed:  map[[2]ref]bool{},
 		notLinked: map[[2]ref]bool{},
+
+		stewardMerged: map[ref]bool{},
 	}
 }
 
@@ -354,6 +359,9 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 			x.withdraw(e.Withdrawn.Source)
 			x.releaseKey(r, e.Withdrawn.Source)
 		case child.TypeAbsorbed:
+			if e.Absorbed.By != ByLinker {
+				x.stewardMerged[r] = true
+			}
 			for i := range e.Absorbed.Sources {
 				x.addSource(r, &e.Absorbed.Sources[i])
 			}

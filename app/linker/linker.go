@@ -53,6 +53,9 @@ const IDKeySize = 32
 type Config struct {
 	Weights    match.Weights
 	Thresholds match.Thresholds
+	// Rules is the version in force, as stewards are shown it; Weights and
+	// Thresholds are its (WithRules sets all three).
+	Rules match.Rules
 	// IDKey keys ChildID. Every instance and every restart must use the
 	// same one, so that re-deciding a record names the same child: the hub
 	// passes the one in hub_secrets. Empty: Run reads (or makes) that one.
@@ -61,8 +64,18 @@ type Config struct {
 
 // DefaultConfig uses the documented default weights and thresholds.
 func DefaultConfig() Config {
-	return Config{Weights: match.DefaultWeights(), Thresholds: match.DefaultThresholds()}
+	return Config{}.WithRules(match.DefaultRules())
 }
+
+// WithRules puts a version of the rules in force.
+func (c Config) WithRules(r match.Rules) Config {
+	c.Rules, c.Weights, c.Thresholds = r, r.Weights, r.Thresholds
+	c.Weights.TF = r.Frequencies
+	return c
+}
+
+// Rules returns the rules in force.
+func (l *Linker) Rules() match.Rules { return l.cfg.Rules }
 
 // Linker consumes FEEDS and writes CHILDREN.
 type Linker struct {
@@ -523,7 +536,7 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 // the evidence, why it was not linked, and which of the candidate's source
 // records it was compared with.
 func (l *Linker) reviewEvent(now time.Time, candidate ref, candidateSrc int, key record.SourceKey, d match.Decision) child.Event {
-	ev, _ := json.Marshal(match.Explain(d.Vector, l.cfg.Weights))
+	ev, _ := json.Marshal(match.ExplainDecision(d, l.cfg.Weights))
 	rr := &child.ReviewRequested{
 		Candidate: l.idx.children[candidate].id.String(), Source: key, Score: round(d.Score), Evidence: ev,
 		Why: d.Why(), Reason: d.Reason,
@@ -597,7 +610,7 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 		if x.children[b].id.String() > x.children[a].id.String() {
 			younger, older = b, a
 		}
-		ev, _ := json.Marshal(match.Explain(d.Vector, l.cfg.Weights))
+		ev, _ := json.Marshal(match.ExplainDecision(d, l.cfg.Weights))
 		var p plan
 		yid := x.children[younger].id
 		p.add(yid, 0, child.Event{Type: child.TypeReviewRequested, At: l.now().UTC(), Review: &child.ReviewRequested{

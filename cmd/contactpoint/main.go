@@ -40,7 +40,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("config", "", "config file (YAML, TOML or JSON); default ./contactpoint.yaml if present")
 	root.PersistentFlags().String("log-level", "info", "debug, info, warn or error")
-	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v), usersCmd(v), ingestCmd(v), quarantineCmd(v), linksCmd(v), healthcheckCmd())
+	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v), usersCmd(v), ingestCmd(v), quarantineCmd(v), linksCmd(v), linkageCmd(v), healthcheckCmd())
 	return root
 }
 
@@ -53,6 +53,7 @@ func hubFlagsWith(fs *pflag.FlagSet, dataDir, dbURL string) {
 	fs.String("database-url", dbURL, "PostgreSQL URL")
 	fs.String("nats-url", "", "external NATS server or cluster URL; empty embeds one")
 	fs.String("nats-listen", "", "embedded NATS only: host:port to accept agency publishers on")
+	fs.String("linkage-weights", "", "linkage rules file written by `linkage train` (default: the built-in weights and thresholds)")
 }
 
 // loadConfig layers flags over CONTACTPOINT_* environment over the config
@@ -105,6 +106,8 @@ func hubConfig(v *viper.Viper) hub.Config {
 		HTTPTLSCert: v.GetString("http-tls-cert"),
 		HTTPTLSKey:  v.GetString("http-tls-key"),
 		Notify:      notifyConfig(v),
+		// The linkage rules in force: a file `linkage train` wrote.
+		LinkageRules: v.GetString("linkage-weights"),
 	}
 }
 

@@ -61,6 +61,9 @@ var Routes = map[string]Rule{
 	"GET /fhir/Patient":      {Audience: Staff, Roles: readers},
 	"GET /fhir/Patient/{id}": {Audience: Staff, Roles: readers},
 
+	// The linkage rules in force: weights, thresholds and their version.
+	"GET /v1/linkage/rules": {Audience: Staff, Roles: []string{RoleSteward}},
+
 	"GET /v1/reviews":                  {Audience: Staff, Roles: []string{RoleSteward}},
 	"GET /v1/reviews/{task}":           {Audience: Staff, Roles: []string{RoleSteward}},
 	"POST /v1/reviews/{task}/decision": {Audience: Staff, Roles: []string{RoleSteward}},

@@ -62,6 +62,9 @@ type Decision struct {
 	Reason  string           `json:"reason"`
 	Score   float64          `json:"score"`
 	Vector  ComparisonVector `json:"vector"`
+	// TermFrequency is what the given and family names' frequencies added
+	// to the score (see Frequencies); zero without a frequency table.
+	TermFrequency [2]float64 `json:"term_frequency,omitempty"`
 }
 
 // Why classifies a Review (or a guarded New) for the review queue.
@@ -119,6 +122,11 @@ func IdentifierContradicted(v ComparisonVector) bool {
 func decide(a, b *Features, w *Weights, t Thresholds) Decision {
 	v := Compare(a, b)
 	d := Decision{Score: w.Score(v), Vector: v}
+	if w.TF != nil {
+		g, f := w.termFrequency(a, b, v)
+		d.TermFrequency = [2]float64{g, f}
+		d.Score += g + f
+	}
 	nhs, upn := v[FieldNHS], v[FieldUPN]
 
 	switch {

@@ -177,3 +177,98 @@ func maxChange(a, b *Weights) float64 {
 	}
 	return d
 }
+
+// EstimateU estimates the u-probabilities from pairs of records drawn at
+// random, almost all of which are two different children: the share of
+// such pairs at each level is u. Blocked candidate pairs cannot give u,
+// since blocking chose them for agreeing on names and dates. Counts are
+// smoothed towards prior with the strength of ten pairs per field. M and
+// Prior are prior's.
+func EstimateU(random []ComparisonVector, prior Weights) Weights {
+	const strength = 10.0
+	w := prior
+	var cnt [NumFields][NumLevels]float64
+	var den [NumFields]float64
+	for _, v := range random {
+		for f := Field(0); f < NumFields; f++ {
+			if l := v[f]; l != Missing && l < NumLevels {
+				cnt[f][l]++
+				den[f]++
+			}
+		}
+	}
+	for f := Field(0); f < NumFields; f++ {
+		for _, l := range fieldLevels[f] {
+			w.U[f][l] = (cnt[f][l] + strength*prior.U[f][l]) / (den[f] + strength)
+		}
+	}
+	return w
+}
+
+// EstimateM fits the m-probabilities and the match share of candidate pairs
+// by expectation–maximisation with u held where EstimateU put it (the
+// approach of the Fellegi–Sunter toolkits: u from random pairs, m by EM
+// over blocked pairs, where matches are common enough to be learnt). It
+// starts from, and is smoothed towards, w's m; it stops after iters
+// iterations or when the estimates stop moving.
+func EstimateM(pairs []ComparisonVector, w Weights, iters int) Weights {
+	if len(pairs) == 0 {
+		return w
+	}
+	counts := make(map[ComparisonVector]float64)
+	for _, v := range pairs {
+		counts[v]++
+	}
+	type pattern struct {
+		v ComparisonVector
+		n float64
+	}
+	pats := make([]pattern, 0, len(counts))
+	for v, n := range counts {
+		pats = append(pats, pattern{v, n})
+	}
+	sort.Slice(pats, func(i, j int) bool { return lessVector(pats[i].v, pats[j].v) })
+	prior := w
+	const pseudo = 1.0
+	g := make([]float64, len(pats))
+	for it := 0; it < iters; it++ {
+		lp, lq := math.Log(w.Prior), math.Log(1-w.Prior)
+		for i, p := range pats {
+			a, b := lp, lq
+			for f := Field(0); f < NumFields; f++ {
+				if l := p.v[f]; l != Missing {
+					a += math.Log(w.M[f][l])
+					b += math.Log(w.U[f][l])
+				}
+			}
+			g[i] = 1 / (1 + math.Exp(b-a))
+		}
+		next := w
+		next.M = [NumFields][NumLevels]float64{}
+		var sumG, total float64
+		var mDen [NumFields]float64
+		for i, p := range pats {
+			gm := g[i] * p.n
+			sumG += gm
+			total += p.n
+			for f := Field(0); f < NumFields; f++ {
+				if l := p.v[f]; l != Missing {
+					next.M[f][l] += gm
+					mDen[f] += gm
+				}
+			}
+		}
+		for f := Field(0); f < NumFields; f++ {
+			for _, l := range fieldLevels[f] {
+				next.M[f][l] = (next.M[f][l] + pseudo*prior.M[f][l]) / (mDen[f] + pseudo)
+			}
+		}
+		next.Prior = clamp(sumG/total, 1e-6, 1-1e-6)
+		done := maxChange(&w, &next) < 1e-9
+		w = next
+		if done {
+			break
+		}
+	}
+	return w
+}

@@ -164,3 +164,107 @@ func TestDefaultWeightsAreDistributions(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainingRecoversWeightsWithSkewedNames simulates an area whose names
+// follow a steep Zipf law, as real names do, and trains as the linkage
+// train command does: u from random pairs, m by EM over blocked pairs,
+// name shares from the area's own counts. It checks that the m- and
+// u-probabilities are recovered and that the term-frequency adjustment
+// makes agreeing on the commonest name worth about log2(m/share) bits, far
+// less than agreeing on a rare one.
+func TestTrainingRecoversWeightsWithSkewedNames(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	truth := simTruth()
+	const names = 400
+	// Zipf shares: the commonest name is borne by about 16 % of children.
+	zipf := make([]float64, names)
+	sum := 0.0
+	for i := range zipf {
+		zipf[i] = 1 / math.Pow(float64(i+1), 1.1)
+		sum += zipf[i]
+	}
+	cum := make([]float64, names)
+	acc := 0.0
+	for i := range zipf {
+		zipf[i] /= sum
+		acc += zipf[i]
+		cum[i] = acc
+	}
+	drawName := func() int {
+		x := rng.Float64()
+		for i, c := range cum {
+			if x < c {
+				return i
+			}
+		}
+		return names - 1
+	}
+	// The given-name u of random pairs is the chance two children share a
+	// name: the sum of squared shares, not any one name's.
+	uExact := 0.0
+	for _, p := range zipf {
+		uExact += p * p
+	}
+	truth.U[FieldGiven][Exact] = uExact
+	rest := 1 - uExact
+	truth.U[FieldGiven][Close], truth.U[FieldGiven][Partial], truth.U[FieldGiven][Weak] = 0.01*rest, 0.01*rest, 0.02*rest
+	truth.U[FieldGiven][Disagree] = 0.96 * rest
+
+	// Random pairs: two independent children.
+	random, _ := simulate(rng, Weights{M: truth.U, U: truth.U, Prior: 0}, 200_000)
+	for i := range random {
+		if random[i][FieldGiven] != Missing {
+			a, b := drawName(), drawName()
+			if a == b {
+				random[i][FieldGiven] = Exact
+			} else if random[i][FieldGiven] == Exact {
+				random[i][FieldGiven] = Disagree
+			}
+		}
+	}
+	blocked, _ := simulate(rng, truth, 200_000)
+
+	w := EstimateU(random, DefaultWeights())
+	w = EstimateM(blocked, w, 200)
+	for f := Field(0); f <= FieldPostcode; f++ {
+		for _, l := range fieldLevels[f] {
+			if d := math.Abs(w.U[f][l] - truth.U[f][l]); d > 0.01 {
+				t.Errorf("u %s/%s = %.4f, want %.4f", f, l, w.U[f][l], truth.U[f][l])
+			}
+			if d := math.Abs(w.M[f][l] - truth.M[f][l]); d > 0.02 {
+				t.Errorf("m %s/%s = %.4f, want %.4f", f, l, w.M[f][l], truth.M[f][l])
+			}
+		}
+	}
+	if math.Abs(w.Prior-truth.Prior) > 0.01 {
+		t.Errorf("prior %.4f, want %.4f", w.Prior, truth.Prior)
+	}
+
+	// Name shares from the area's own counts.
+	counts := map[string]int{}
+	const children = 100_000
+	for range children {
+		counts[nameOf(drawName())]++
+	}
+	w.TF = EstimateFrequencies(counts, nil, children, 50)
+	common := Features{Given: nameOf(0)}
+	rare := Features{Given: nameOf(names - 1)}
+	var v ComparisonVector
+	v[FieldGiven] = Exact
+	gc, _ := w.termFrequency(&common, &common, v)
+	gr, _ := w.termFrequency(&rare, &rare, v)
+	exact := w.Weight(FieldGiven, Exact)
+	if want := math.Log2(truth.M[FieldGiven][Exact] / zipf[0]); math.Abs(exact+gc-want) > 0.2 {
+		t.Errorf("commonest name: %.2f bits, want %.2f", exact+gc, want)
+	}
+	if gr <= 0 || gc >= 0 || gr-gc < 3 {
+		t.Errorf("adjustments: common %.2f, rare %.2f: a rare name must be worth clearly more", gc, gr)
+	}
+	if len(w.TF.Given) == names {
+		t.Error("names borne by fewer than the minimum count must not be listed")
+	}
+}
+
+func nameOf(i int) string {
+	return "n" + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) + string(rune('a'+i/676))
+}

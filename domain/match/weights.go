@@ -16,6 +16,9 @@ type Weights struct {
 	M     [NumFields][NumLevels]float64 `json:"m"`
 	U     [NumFields][NumLevels]float64 `json:"u"`
 	Prior float64                       `json:"prior"`
+	// TF, when set, adjusts exact name agreements for the name's own
+	// frequency (Rules.Frequencies); nil leaves every name alike.
+	TF *Frequencies `json:"-"`
 }
 
 // DefaultWeights are reasoned from how children's records vary, for use
@@ -221,6 +224,27 @@ func Explain(v ComparisonVector, w Weights) Explanation {
 			}
 		}
 		e.Fields = append(e.Fields, FieldScore{Field: f, Level: v[f], Weight: round1(x), Counted: round1(c[f]), Sentence: s})
+	}
+	return e
+}
+
+// ExplainDecision is Explain with the term-frequency adjustments the
+// decision's score carries, so that the explanation adds up to it.
+func ExplainDecision(d Decision, w Weights) Explanation {
+	e := Explain(d.Vector, w)
+	for i, f := range [2]Field{FieldGiven, FieldFamily} {
+		adj := d.TermFrequency[i]
+		if adj == 0 {
+			continue
+		}
+		fs := &e.Fields[f]
+		fs.Counted = round1(fs.Counted + adj)
+		e.Score += adj
+		how := "a rare name here"
+		if adj < 0 {
+			how = "a common name here"
+		}
+		fs.Sentence += ", " + how + " (" + signed(adj) + ")"
 	}
 	return e
 }

@@ -1,0 +1,173 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"testing"
+
+	"contactpoint/adapters/natsjs"
+	"contactpoint/domain/match"
+)
+
+// TestShadowRescoreChangesNothingUntilApplied: a shadow run under new rules
+// reports the merges and splits they would make and writes nothing; applied,
+// the changes land as ordinary merge and split events whose reason names
+// the rules version.
+func TestShadowRescoreChangesNothingUntilApplied(t *testing.T) {
+	ctx := context.Background()
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	school := olivia // linked by score under the defaults: a nickname, the same household
+	school.agency, school.system, school.id, school.nhs, school.given = "education", "sims", "E1", "", "Livvy"
+	moved := olivia // a possible match under the defaults: moved, nothing else shared
+	moved.agency, moved.system, moved.id, moved.nhs = "education", "sims", "E2", ""
+	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	send(t, h, olivia)
+	send(t, h, school, moved)
+	a := childOf(t, h, "health", "pas", "H1")
+	if childOf(t, h, "education", "sims", "E1") != a || childOf(t, h, "education", "sims", "E2") == a {
+		t.Fatal("the defaults did not link as the test expects")
+	}
+
+	// Version 2: a nickname is no evidence at all, and lower thresholds.
+	rules := match.DefaultRules()
+	rules.Version = 2
+	rules.Thresholds = match.Thresholds{Upper: 20, Lower: 10}
+	rules.Weights.M[match.FieldGiven][match.Close] = 1e-12
+	b, _ := json.Marshal(rules)
+	if rules, _ = match.ParseRules(b); rules.Version != 2 {
+		t.Fatal("rules did not parse")
+	}
+
+	before, err := natsjs.LastSeq(ctx, h.NATS.JS, natsjs.StreamChildren)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := h.Linker.Rescore(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Merges() != 1 || rep.Splits() != 1 {
+		t.Fatalf("shadow run: %d merges, %d splits, want 1 and 1: %+v", rep.Merges(), rep.Splits(), rep.Changes)
+	}
+	after, _ := natsjs.LastSeq(ctx, h.NATS.JS, natsjs.StreamChildren)
+	if after != before || childOf(t, h, "education", "sims", "E1") != a || childOf(t, h, "education", "sims", "E2") == a {
+		t.Fatal("a shadow run changed the children")
+	}
+
+	n, err := h.Linker.ApplyRescore(ctx, rep)
+	if err != nil || n != 2 {
+		t.Fatalf("applied %d: %v", n, err)
+	}
+	waitProjected(t, h)
+	if childOf(t, h, "education", "sims", "E2") != a {
+		t.Error("the merge did not land")
+	}
+	if childOf(t, h, "education", "sims", "E1") == a {
+		t.Error("the split did not land")
+	}
+	var kinds []string
+	rows, err := h.DB.Query(ctx, `select kind from linkage_decisions where reason = 'rules version 2' order by kind`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, k)
+	}
+	rows.Close()
+	if fmt.Sprint(kinds) != "[absorbed merged-into moved-out not-linked not-linked]" {
+		t.Errorf("decisions with the rules' reason: %v", kinds)
+	}
+}
+
+// TestReviewsPagePastFiveHundred: every open task is reached through the
+// API, a page at a time, with why and the side-by-side fields, and the
+// linkage rules in force are shown to stewards.
+func TestReviewsPagePastFiveHundred(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	givens := []string{"Olivia", "Amelia", "Isla", "Ava", "Mia", "Ivy", "Lily", "Freya", "Evie", "Rosie", "Ella", "Daisy", "Poppy", "Ruby", "Willow", "Phoebe", "Sienna", "Harper", "Alice", "Florence", "Matilda", "Hannah", "Emma", "Jasmine", "Elsie"}
+	families := []string{"Hughes", "Patel", "Khan", "Wood", "Walsh", "Reid", "Lloyd", "Booth", "Nash", "Frost", "Pryce", "Quinn", "Dale", "Marsh", "Webb", "Hale", "Stone", "Lamb", "Hart", "Shaw", "Kemp"}
+	const pairs = 510
+	var first, second []kid
+	for i := range pairs {
+		k := olivia
+		k.id, k.nhs = fmt.Sprint("H", i), ""
+		k.given, k.family = givens[i%len(givens)], families[i/len(givens)]
+		k.dob = fmt.Sprintf("20%02d-%02d-%02d", 10+i%8, 1+i%12, 1+i%28)
+		k.postcode, k.address, k.carer = fmt.Sprintf("LS%d %dAB", 1+i%20, i%10), fmt.Sprint(i+1, " Elm Grove"), ""
+		m := k
+		m.agency, m.system, m.id = "education", "sims", fmt.Sprint("E", i)
+		m.postcode, m.address, m.phone = "M1 1AE", "3 Church Lane", ""
+		first, second = append(first, k), append(second, m)
+	}
+	send(t, h, first...)
+	send(t, h, second...)
+
+	seen := map[int64]bool{}
+	pages := 0
+	for after := ""; ; pages++ {
+		path := "/v1/reviews?limit=500"
+		if after != "" {
+			path += "&after=" + url.QueryEscape(after)
+		}
+		code, body := call(t, h, "GET", path, nil)
+		if code != 200 {
+			t.Fatalf("page %d: %d %s", pages, code, body)
+		}
+		var page struct {
+			Count int
+			Next  string
+			Tasks []struct {
+				ID     int64
+				Why    string
+				Fields []struct{ Field, Level, Child, Candidate string }
+			}
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range page.Tasks {
+			if seen[task.ID] {
+				t.Fatalf("task %d on two pages", task.ID)
+			}
+			seen[task.ID] = true
+			if task.Why == "" || len(task.Fields) == 0 || task.Fields[0].Child == "" || task.Fields[0].Candidate == "" {
+				t.Fatalf("task %d does not say why or show the values: %+v", task.ID, task)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	counts, err := h.Store.ReviewCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != counts["open"] || len(seen) < pairs || pages != 1 {
+		t.Fatalf("%d tasks over %d pages, want every one of the %d open over 2", len(seen), pages+1, counts["open"])
+	}
+	code, body := call(t, h, "GET", "/v1/reviews?reason=household-conflict&order=score&limit=10", nil)
+	if code != 200 {
+		t.Fatalf("filtered: %d %s", code, body)
+	}
+
+	code, body = call(t, h, "GET", "/v1/linkage/rules", nil)
+	var rules struct {
+		Version int
+		Fields  []struct {
+			Name   string
+			Levels []struct{ Weight float64 }
+		}
+	}
+	if code != 200 || json.Unmarshal(body, &rules) != nil || rules.Version != 0 || rules.Fields[0].Name != "given name" || rules.Fields[0].Levels[len(rules.Fields[0].Levels)-1].Weight != 6.43 {
+		t.Fatalf("linkage rules: %d %s", code, body)
+	}
+}

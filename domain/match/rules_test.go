@@ -1,0 +1,45 @@
+package match
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestParseRules(t *testing.T) {
+	good := func() Rules {
+		r := DefaultRules()
+		r.Version = 3
+		r.Frequencies = EstimateFrequencies(map[string]int{"olivia": 40}, map[string]int{"smith": 90}, 1000, 10)
+		return r
+	}
+	tests := []struct {
+		name   string
+		change func(*Rules)
+		err    string
+	}{
+		{"a trained version", func(*Rules) {}, ""},
+		{"version 0 is the built-in defaults", func(r *Rules) { r.Version = 0 }, "version"},
+		{"a probability of zero", func(r *Rules) { r.Weights.U[FieldGiven][Exact] = 0 }, "given name"},
+		{"a probability of one", func(r *Rules) { r.Weights.M[FieldNHS][Exact] = 1 }, "NHS number"},
+		{"thresholds the wrong way round", func(r *Rules) { r.Thresholds = Thresholds{Upper: 10, Lower: 20} }, "thresholds"},
+		{"no term-frequency floor", func(r *Rules) { r.Frequencies.Floor = 0 }, "floor"},
+	}
+	for _, tt := range tests {
+		r := good()
+		tt.change(&r)
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseRules(b)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: error %v, want one about %q", tt.name, err, tt.err)
+		case tt.err == "" && (got.Weights.TF == nil || got.Weights.TF.Family["smith"] != 0.09):
+			t.Errorf("%s: frequencies not put in force: %+v", tt.name, got.Weights.TF)
+		}
+	}
+}
