@@ -61,6 +61,12 @@ type Server struct {
 	Now      func() time.Time // nil is time.Now
 	// Feeds serves file upload and the quarantine; nil answers them 503.
 	Feeds *Feeds
+	// Timeline reads children's histories (the timeline and ?as_of=); nil
+	// answers them 503.
+	Timeline Timeline
+	// Rules are the directory's survivorship rules, for previews and as_of
+	// views; nil is child.DefaultRules.
+	Rules child.Rules
 	// Parked lists parked messages and counts them for /metrics; nil
 	// answers the list 503.
 	Parked *parked.Store
@@ -84,6 +90,10 @@ func (s *Server) Handler() http.Handler {
 	s.registerFeeds(mux)
 	mux.HandleFunc("GET /v1/children", s.searchChildren)
 	mux.HandleFunc("GET /v1/children/{id}", s.getChild)
+	mux.HandleFunc("GET /v1/children/{id}/history", s.history)
+	mux.HandleFunc("POST /v1/children/{id}/corrections", s.correct)
+	mux.HandleFunc("DELETE /v1/children/{id}/corrections/{field}", s.withdrawCorrection)
+	mux.HandleFunc("POST /v1/children/{id}/rejections", s.rejectValue)
 	if s.Linker != nil {
 		s.registerSteward(mux)
 	}
@@ -151,6 +161,10 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.Log.Error("get child failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the directory is unavailable; try again")
+		return
+	}
+	if q := r.URL.Query().Get("as_of"); q != "" {
+		s.asOf(w, r, id, v, q)
 		return
 	}
 	r, revealed, err := s.revealing(r, v)

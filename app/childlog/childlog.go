@@ -8,12 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/childmsg"
+	"contactpoint/adapters/natsjs"
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 )
@@ -127,4 +130,124 @@ func (l *Log) NotifyInvolvement(id uuid.UUID, seq uint64, in child.InvolvementIn
 		return fmt.Errorf("notify involvement: %w", err)
 	}
 	return nil
+}
+
+// Recorded is one event of a child's history with where it is in the log.
+type Recorded struct {
+	Seq     uint64      `json:"seq"`
+	ChildID string      `json:"child_id"`
+	Event   child.Event `json:"event"`
+}
+
+// History returns every event of the child in log order, with the
+// histories of the children merged into it (and into those) woven in, each
+// event marked with the child it was appended to. Direct gets by subject:
+// reading a history costs the server no consumer.
+func (l *Log) History(ctx context.Context, id uuid.UUID) ([]Recorded, error) {
+	var out []Recorded
+	seen := map[uuid.UUID]bool{}
+	var walk func(id uuid.UUID, depth int) error
+	walk = func(id uuid.UUID, depth int) error {
+		if seen[id] || depth > 32 {
+			return nil
+		}
+		seen[id] = true
+		batches, err := l.batches(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, b := range batches {
+			for _, e := range b.batch.Events {
+				out = append(out, Recorded{Seq: b.seq, ChildID: id.String(), Event: e})
+				if e.Type == child.TypeAbsorbed && e.Absorbed != nil {
+					if a, err := uuid.Parse(e.Absorbed.Absorbed); err == nil {
+						if err := walk(a, depth+1); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(id, 0); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// StateAt rebuilds the child as it stood at t: the events appended up to t,
+// following a merge that had happened by then to the survivor. It returns
+// the id of the child whose state it is.
+func (l *Log) StateAt(ctx context.Context, id uuid.UUID, t time.Time) (uuid.UUID, *child.State, error) {
+	for depth := 0; depth < 32; depth++ {
+		batches, err := l.batches(ctx, id)
+		if err != nil {
+			return uuid.Nil, nil, err
+		}
+		if len(batches) == 0 {
+			return uuid.Nil, nil, ErrNoChild
+		}
+		st := child.NewState(id.String())
+		any := false
+		for _, b := range batches {
+			if b.at.After(t) {
+				break
+			}
+			st.Apply(b.batch)
+			any = true
+		}
+		if !any {
+			return uuid.Nil, nil, ErrNotYet
+		}
+		if st.MergedInto == "" {
+			return id, st, nil
+		}
+		next, err := uuid.Parse(st.MergedInto)
+		if err != nil {
+			return uuid.Nil, nil, fmt.Errorf("state at: survivor id: %w", err)
+		}
+		id = next
+	}
+	return uuid.Nil, nil, errors.New("state at: merges chain too deep")
+}
+
+// ErrNotYet is returned by StateAt for a time before the child existed.
+var ErrNotYet = errors.New("the child was not in the directory at that time")
+
+type stored struct {
+	seq   uint64
+	at    time.Time
+	batch child.Batch
+}
+
+// batches reads the child's subject; messages no reader can apply are
+// skipped, as everywhere.
+func (l *Log) batches(ctx context.Context, id uuid.UUID) ([]stored, error) {
+	st, err := l.JS.Stream(ctx, natsjs.StreamChildren)
+	if err != nil {
+		return nil, fmt.Errorf("read child: %w", err)
+	}
+	subj := "children." + id.String()
+	var out []stored
+	for seq := uint64(1); ; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read child: %w", err)
+		}
+		seq = m.Sequence + 1
+		_, b, err := linker.DecodeChildMsg(m.Subject, m.Data)
+		if err != nil {
+			continue
+		}
+		at := m.Time
+		if len(b.Events) > 0 && !b.Events[0].At.IsZero() {
+			at = b.Events[0].At
+		}
+		out = append(out, stored{seq: m.Sequence, at: at, batch: b})
+	}
 }

@@ -164,8 +164,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 
+	children := &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
-		Children: &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB)}
+		Children: children, Timeline: children, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB)}
 	if h.Notifier != nil {
 		api.Notifications = h.Notifier.Parked
 	}

@@ -104,6 +104,8 @@ type shieldModel struct {
 	marked  map[string]bool // source key -> behind a shield
 	ids     map[string]bool // every child id ever seen
 	quar    []quarantined
+	fixes   map[string][]string // child id -> hidden values of stewards' corrections on its stream
+	merges  [][2]string         // survivor, absorbed: merges the steward made, for unmerge
 	reveal  string // the child the child-protection user has revealed
 	trail   []string
 	calls   int               // requests made, for the report
@@ -137,7 +139,7 @@ func runShieldModel(t *testing.T, seed uint64, steps int) int {
 	h := startHub(t, newConfig(t))
 	t.Cleanup(h.Close)
 	m := &shieldModel{t: t, h: h, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), tokens: map[string]string{}, users: map[string]string{},
-		sources: map[string]*source{}, marked: map[string]bool{}, ids: map[string]bool{}}
+		sources: map[string]*source{}, marked: map[string]bool{}, ids: map[string]bool{}, fixes: map[string][]string{}}
 	for name, roles := range modelUsers {
 		c := enrol(t, h, "model-"+name, roles...)
 		st, body := login(t, h, c.Username, c.Password, code(t, c.TOTPSecret))
@@ -174,7 +176,7 @@ func (m *shieldModel) step() {
 	}{
 		{2, m.newPerson}, {3, m.addSource}, {2, m.nearDuplicate}, {1, m.move}, {1, m.withdraw},
 		{3, m.shield}, {1, m.lift}, {2, m.merge}, {1, m.split}, {2, m.decide}, {1, m.sourceMerge},
-		{1, m.bridge}, {1, m.quarantine}, {1, m.revealOne}, {1, m.rebuild},
+		{1, m.bridge}, {1, m.quarantine}, {1, m.revealOne}, {1, m.rebuild}, {1, m.correct}, {1, m.unmerge},
 	}
 	total := 0
 	for _, o := range ops {
@@ -491,6 +493,17 @@ func (m *shieldModel) merge() string {
 	if code != http.StatusOK && code != http.StatusConflict {
 		m.t.Fatalf("merge: %d %s", code, body)
 	}
+	if code == http.StatusOK {
+		var r struct {
+			Survivor string `json:"survivor"`
+		}
+		_ = json.Unmarshal(body, &r)
+		abs := a
+		if abs == r.Survivor {
+			abs = b
+		}
+		m.merges = append(m.merges, [2]string{r.Survivor, abs})
+	}
 	return fmt.Sprintf("merge %s %s: %d", a, b, code)
 }
 
@@ -633,6 +646,41 @@ func (m *shieldModel) revealOne() string {
 	return "reveal " + id
 }
 
+// correct: a steward corrects a child's address (a new hidden value).
+func (m *shieldModel) correct() string {
+	id := m.someChild()
+	if id == "" {
+		return "correct: no child"
+	}
+	street := m.token()
+	code, body := m.call("oracle", "POST", "/v1/children/"+id+"/corrections", map[string]any{"field": "address",
+		"value": map[string]any{"lines": []string{"2 " + street + " Road"}, "postcode": m.postcode()}, "reason": "confirmed by phone"})
+	if code != http.StatusCreated {
+		m.t.Fatalf("correct %s: %d %s", id, code, body)
+	}
+	var r struct {
+		ChildID string `json:"child_id"`
+	}
+	_ = json.Unmarshal(body, &r)
+	m.fixes[r.ChildID] = append(m.fixes[r.ChildID], street)
+	return "correct the address of " + id
+}
+
+// unmerge undoes one of the stewards' merges.
+func (m *shieldModel) unmerge() string {
+	if len(m.merges) == 0 {
+		return "unmerge: no merge"
+	}
+	i := m.rng.IntN(len(m.merges))
+	p := m.merges[i]
+	m.merges = append(m.merges[:i], m.merges[i+1:]...)
+	code, body := m.call("oracle", "POST", "/v1/children/"+p[0]+"/unmerge", map[string]any{"absorbed": p[1], "reason": "two children"})
+	if code != http.StatusOK && code != http.StatusConflict && code != http.StatusNotFound {
+		m.t.Fatalf("unmerge: %d %s", code, body)
+	}
+	return fmt.Sprintf("unmerge %s from %s: %d", p[1], p[0], code)
+}
+
 func (m *shieldModel) rebuild() string {
 	if err := m.h.Dir.Rebuild(context.Background()); err != nil {
 		m.t.Fatal(err)
@@ -765,15 +813,22 @@ func (m *shieldModel) secrets(restricted map[string]bool) map[string]string {
 			}
 		}
 	}
+	for _, id := range sortedKeys(m.fixes) {
+		if surv := m.survivorOf(id); restricted[surv] {
+			for _, v := range m.fixes[id] {
+				out[v] = surv
+			}
+		}
+	}
 	return out
 }
 
 func (m *shieldModel) check() {
 	m.t.Helper()
+	m.surv = map[string]string{}
 	restricted := m.restricted()
 	secrets := m.secrets(restricted)
 	m.peak = max(m.peak, len(restricted))
-	m.surv = map[string]string{}
 	since := m.since
 	m.since = time.Now()
 	// Searches by a shield officer on hidden fields, which the audit trail
@@ -822,6 +877,10 @@ func (m *shieldModel) check() {
 			}
 			_, body = m.call(user, "GET", "/fhir/Patient/"+id, nil)
 			leak(user, "GET /fhir/Patient/"+id, body, "")
+			_, body = m.call(user, "GET", "/v1/children/"+id+"/history", nil)
+			leak(user, "GET /v1/children/"+id+"/history", body, "")
+			_, body = m.call(user, "GET", "/v1/children/"+id+"?as_of="+url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), nil)
+			leak(user, "GET /v1/children/"+id+"?as_of", body, "")
 		}
 		for _, p := range m.people {
 			q := url.Values{"family": {p.family}, "birth_date": {p.dob}}

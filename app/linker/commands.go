@@ -250,35 +250,56 @@ func (l *Linker) NotLink(ctx context.Context, a, b uuid.UUID, d child.Decision) 
 func (l *Linker) Split(ctx context.Context, from uuid.UUID, keys []record.SourceKey, to uuid.UUID, d child.Decision) (uuid.UUID, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rf, err := l.standing(from)
+	p, to, err := l.planSplit(ctx, from, keys, to, d)
 	if err != nil {
 		return uuid.Nil, err
 	}
+	l.idx.ref(to)
+	if err := l.append(ctx, p); err != nil {
+		return uuid.Nil, err
+	}
+	for _, id := range p.order {
+		l.idx.apply(id, p.per[id].batch)
+	}
+	// A shield applied to the origin while the split was being decided.
+	if err := l.carryShield(ctx, from, to, "split"); err != nil {
+		return uuid.Nil, err
+	}
+	return to, nil
+}
+
+// planSplit decides the events of a split without appending them.
+func (l *Linker) planSplit(ctx context.Context, from uuid.UUID, keys []record.SourceKey, to uuid.UUID, d child.Decision) (plan, uuid.UUID, error) {
+	var p plan
+	rf, err := l.standing(from)
+	if err != nil {
+		return p, uuid.Nil, err
+	}
 	state, _, err := LoadChild(ctx, l.js, from)
 	if err != nil {
-		return uuid.Nil, err
+		return p, uuid.Nil, err
 	}
 	moving := map[record.SourceKey]bool{}
 	for _, k := range keys {
 		if ss := state.Sources[k]; ss == nil {
-			return uuid.Nil, fmt.Errorf("%w: %s", ErrUnknownSource, k)
+			return p, uuid.Nil, fmt.Errorf("%w: %s", ErrUnknownSource, k)
 		}
 		moving[k] = true
 	}
 	if len(moving) == 0 || len(moving) >= len(state.Sources) {
-		return uuid.Nil, ErrSplitEverything
+		return p, uuid.Nil, ErrSplitEverything
 	}
 	now := l.now().UTC()
 	var destEvents []child.Event
 	if to == uuid.Nil {
 		if to, err = uuid.NewV7(); err != nil {
-			return uuid.Nil, err
+			return p, uuid.Nil, err
 		}
 		destEvents = append(destEvents, child.Event{Type: child.TypeRegistered, At: now, Registered: &child.Registered{ChildID: to.String(), Reason: "split from " + from.String()}})
 	} else if rt, err := l.standing(to); err != nil {
-		return uuid.Nil, err
+		return p, uuid.Nil, err
 	} else if rt == rf {
-		return uuid.Nil, ErrSameChild
+		return p, uuid.Nil, ErrSameChild
 	}
 	moved := make([]record.SourceKey, 0, len(moving))
 	for _, ss := range state.Active() {
@@ -298,28 +319,16 @@ func (l *Linker) Split(ctx context.Context, from uuid.UUID, keys []record.Source
 		ds := child.NewState(to.String())
 		if len(destEvents) == 0 || destEvents[0].Type != child.TypeRegistered {
 			if ds, _, err = LoadChild(ctx, l.js, to); err != nil {
-				return uuid.Nil, err
+				return p, uuid.Nil, err
 			}
 		}
 		if ds.Shield == nil {
 			destEvents = append(destEvents, carried(state.Shield, from, "split", now))
 		}
 	}
-	var p plan
 	p.add(to, 0, destEvents...)
 	p.add(from, 0,
 		child.Event{Type: child.TypeSourcesMovedOut, At: now, MovedOut: &child.SourcesMovedOut{Sources: moved, To: to.String(), Decision: d}},
 		child.Event{Type: child.TypeNotLinked, At: now, NotLinked: &child.NotLinked{Other: to.String(), Decision: d}})
-	l.idx.ref(to)
-	if err := l.append(ctx, p); err != nil {
-		return uuid.Nil, err
-	}
-	for _, id := range p.order {
-		l.idx.apply(id, p.per[id].batch)
-	}
-	// A shield applied to the origin while the split was being decided.
-	if err := l.carryShield(ctx, from, to, "split"); err != nil {
-		return uuid.Nil, err
-	}
-	return to, nil
+	return p, to, nil
 }

@@ -382,6 +382,10 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 				x.children[r].mergedInto = sr
 				x.releaseAll(r)
 			}
+		case child.TypeUnmerged:
+			// The child stands again; its records come back as the
+			// source.stated events in the same batch.
+			x.children[r].mergedInto = -1
 		case child.TypeSourcesMovedOut:
 			for _, k := range e.MovedOut.Sources {
 				x.releaseKey(r, k)

@@ -69,7 +69,14 @@ var Routes = map[string]Rule{
 	"POST /v1/reviews/{task}/decision": {Audience: Staff, Roles: []string{RoleSteward}},
 	"POST /v1/children/{id}/merge":     {Audience: Staff, Roles: []string{RoleSteward}},
 	"POST /v1/children/{id}/split":     {Audience: Staff, Roles: []string{RoleSteward}},
-	"GET /v1/links/export":             {Audience: Staff, Roles: []string{RoleSteward}},
+	"POST /v1/children/{id}/unmerge":   {Audience: Staff, Roles: []string{RoleSteward}},
+	// Corrections are events; the timeline is for stewards, shield officers
+	// and auditors (a subject access request), each through the policy.
+	"POST /v1/children/{id}/corrections":           {Audience: Staff, Roles: []string{RoleSteward}},
+	"DELETE /v1/children/{id}/corrections/{field}": {Audience: Staff, Roles: []string{RoleSteward}},
+	"POST /v1/children/{id}/rejections":            {Audience: Staff, Roles: []string{RoleSteward}},
+	"GET /v1/children/{id}/history":                {Audience: Staff, Roles: []string{RoleSteward, RoleShield, RoleAuditor}},
+	"GET /v1/links/export":                         {Audience: Staff, Roles: []string{RoleSteward}},
 
 	// The quarantine holds refused input, personal data included: stewards fix it.
 	"GET /v1/quarantine":                 {Audience: Staff, Roles: []string{RoleSteward}},

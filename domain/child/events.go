@@ -34,6 +34,11 @@ type Event struct {
 	Lifted     *ShieldLifted `json:"lifted,omitempty"`
 	Revealed   *Revealed     `json:"revealed,omitempty"`
 
+	Corrected           *Correction          `json:"corrected,omitempty"`
+	CorrectionWithdrawn *CorrectionWithdrawn `json:"correction_withdrawn,omitempty"`
+	Rejected            *ValueRejected       `json:"rejected,omitempty"`
+	Unmerged            *Unmerged            `json:"unmerged,omitempty"`
+
 	Involvement *InvolvementIndicated `json:"involvement,omitempty"`
 
 	Absorbed   *Absorbed        `json:"absorbed,omitempty"`
@@ -63,6 +68,9 @@ type Stated struct {
 	ContentHash string           `json:"content_hash"`
 	FeedSeq     uint64           `json:"feed_seq"`
 	Link        Link             `json:"link"`
+	// StatedAt is when the hub first heard the statement, on a copy made
+	// by a merge, split or unmerge; unset, the event's own time is.
+	StatedAt *time.Time `json:"stated_at,omitempty"`
 }
 
 // Withdrawn says a source no longer holds the record (it deleted it, or the

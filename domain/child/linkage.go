@@ -2,6 +2,7 @@ package child
 
 import (
 	"encoding/json"
+	"time"
 
 	"contactpoint/domain/record"
 )
@@ -22,7 +23,17 @@ const (
 	// TypeNotLinked: a decision that this child and another are different
 	// children, remembered so the pair is never linked or asked again.
 	TypeNotLinked = "match.not-linked"
+	// TypeUnmerged: a steward undid a merge; this child, once absorbed,
+	// stands again (its records come back as source.stated copies).
+	TypeUnmerged = "child.unmerged"
 )
+
+// Unmerged is the restored child's half of an unmerge; the survivor's half
+// is a sources.moved-out to it.
+type Unmerged struct {
+	Survivor string `json:"survivor"`
+	Decision
+}
 
 // Decision says who made a linkage decision and why.
 type Decision struct {
@@ -78,7 +89,21 @@ type NotLinked struct {
 // Statement returns the source's current statement as an event payload, for
 // copying it to another child in a merge or split.
 func (s *SourceState) Statement() Stated {
-	return Stated{Source: s.Source, Child: s.Child, Consents: s.Consents, ContentHash: s.ContentHash, FeedSeq: s.FeedSeq, Link: s.Link}
+	at := s.StatedAt
+	st := Stated{Source: s.Source, Child: s.Child, Consents: s.Consents, ContentHash: s.ContentHash, FeedSeq: s.FeedSeq, Link: s.Link}
+	if !at.IsZero() {
+		st.StatedAt = &at
+	}
+	return st
+}
+
+// statedAt is when the hub first heard a statement: its own record of it
+// on a copy, else the time of the event that carries it.
+func statedAt(st *Stated, e Event) time.Time {
+	if st.StatedAt != nil {
+		return *st.StatedAt
+	}
+	return e.At
 }
 
 func (s *State) applyLinkage(e Event) {
@@ -88,7 +113,7 @@ func (s *State) applyLinkage(e Event) {
 			for _, st := range a.Sources {
 				s.Sources[st.Source.Key()] = &SourceState{
 					Source: st.Source, Child: st.Child, Consents: st.Consents,
-					ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At, Link: st.Link,
+					ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: statedAt(&st, e), Link: st.Link,
 				}
 			}
 			for _, k := range a.Withdrawn {
@@ -101,6 +126,8 @@ func (s *State) applyLinkage(e Event) {
 		if m := e.MergedInto; m != nil {
 			s.MergedInto = m.Survivor
 		}
+	case TypeUnmerged:
+		s.MergedInto = ""
 	case TypeSourcesMovedOut:
 		if m := e.MovedOut; m != nil {
 			for _, k := range m.Sources {

@@ -43,6 +43,11 @@ type State struct {
 	// Indicated holds involvement practitioners recorded in the hub, by
 	// practitioner id.
 	Indicated map[string]IndicatedState
+	// Corrections are the stewards' corrections standing, by field.
+	Corrections map[string]Correction
+	// Rejected holds "<source key>|<field>" for source values a steward
+	// marked as wrong.
+	Rejected map[string]bool
 }
 
 // NewState returns the empty state of a child with the given id.
@@ -77,7 +82,7 @@ func (s *State) apply(e Event) {
 		}
 		s.Sources[st.Source.Key()] = &SourceState{
 			Source: st.Source, Child: st.Child, Consents: st.Consents,
-			ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: e.At, Link: link,
+			ContentHash: st.ContentHash, FeedSeq: st.FeedSeq, StatedAt: statedAt(st, e), Link: link,
 		}
 	case TypeShieldApplied:
 		s.Shield = e.Shield
@@ -85,7 +90,9 @@ func (s *State) apply(e Event) {
 		s.Shield = nil
 	case TypeInvolvementIndicated:
 		s.applyIndicated(e)
-	case TypeAbsorbed, TypeMergedInto, TypeSourcesMovedOut, TypeNotLinked:
+	case TypeCorrected, TypeCorrectionWithdrawn, TypeValueRejected:
+		s.applyCorrection(e)
+	case TypeAbsorbed, TypeMergedInto, TypeSourcesMovedOut, TypeNotLinked, TypeUnmerged:
 		s.applyLinkage(e)
 	case TypeWithdrawn:
 		if w := e.Withdrawn; w != nil {
@@ -148,6 +155,9 @@ type storedState struct {
 	NotLinked  []string `json:"not_linked,omitempty"`
 
 	Indicated []IndicatedState `json:"indicated,omitempty"`
+
+	Corrections map[string]Correction `json:"corrections,omitempty"`
+	Rejected    []string              `json:"rejected,omitempty"`
 }
 
 // MarshalJSON stores the state with its sources in key order.
@@ -169,6 +179,11 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	for _, f := range indicatedFacts(s) {
 		st.Indicated = append(st.Indicated, s.Indicated[f.Source.RecordID])
 	}
+	st.Corrections = s.Corrections
+	for k := range s.Rejected {
+		st.Rejected = append(st.Rejected, k)
+	}
+	sort.Strings(st.Rejected)
 	return json.Marshal(st)
 }
 
@@ -194,6 +209,14 @@ func (s *State) UnmarshalJSON(b []byte) error {
 			s.Indicated = map[string]IndicatedState{}
 		}
 		s.Indicated[in.PractitionerID] = in
+	}
+	s.Corrections = st.Corrections
+	s.Rejected = nil
+	for _, k := range st.Rejected {
+		if s.Rejected == nil {
+			s.Rejected = map[string]bool{}
+		}
+		s.Rejected[k] = true
 	}
 	s.Sources = make(map[record.SourceKey]*SourceState, len(st.Sources))
 	for _, x := range st.Sources {

@@ -81,10 +81,13 @@ type View struct {
 	// Guard is set by the directory, never by Survive, while the child may be
 	// a duplicate of a shielded child (an open review task pairs them): until
 	// a steward decides, the child is treated as shielded.
-	Guard     *Guard          `json:"guard,omitempty"`
-	Notice    *Notice         `json:"notice,omitempty"` // set by the access policy only
-	Sources   []SourceSummary `json:"sources"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Guard *Guard `json:"guard,omitempty"`
+	// CorrectionConflicts are stewards' corrections a source has since
+	// contradicted: the source's value shows, and a steward is asked.
+	CorrectionConflicts []CorrectionConflict `json:"correction_conflicts,omitempty"`
+	Notice              *Notice              `json:"notice,omitempty"` // set by the access policy only
+	Sources             []SourceSummary      `json:"sources"`
+	UpdatedAt           time.Time            `json:"updated_at"`
 }
 
 // SourceSummary lists a contributing source record, with the rule (and
@@ -121,15 +124,15 @@ func Survive(s *State, rules Rules) View {
 			v.UpdatedAt = t
 		}
 	}
-	v.Name = pick(srcs, rules["name"], func(c *record.Child) (record.Name, bool) { return c.Name, c.Name.Family != "" })
-	v.BirthDate = pick(srcs, rules["birth_date"], func(c *record.Child) (string, bool) { return c.BirthDate, c.BirthDate != "" })
-	v.Gender = pick(srcs, rules["gender"], func(c *record.Child) (string, bool) { return c.Gender, c.Gender != "" && c.Gender != "unknown" })
-	v.NHSNumber = pick(srcs, rules["nhs_number"], func(c *record.Child) (string, bool) { return c.NHSNumber(), c.NHSNumber() != "" })
-	v.UPN = pick(srcs, rules["upn"], func(c *record.Child) (string, bool) { return c.UPN(), c.UPN() != "" })
-	v.Address = pick(srcs, rules["address"], func(c *record.Child) (record.Address, bool) { return deref(c.Address) })
-	v.School = pick(srcs, rules["school"], func(c *record.Child) (record.School, bool) { return deref(c.School) })
-	v.GPPractice = pick(srcs, rules["gp_practice"], func(c *record.Child) (record.GPPractice, bool) { return deref(c.GPPractice) })
-	v.CAF = pick(srcs, rules["caf"], func(c *record.Child) (record.CAF, bool) { return deref(c.CAF) })
+	v.Name = pick(s.usable(srcs, "name"), rules["name"], func(c *record.Child) (record.Name, bool) { return c.Name, c.Name.Family != "" })
+	v.BirthDate = pick(s.usable(srcs, "birth_date"), rules["birth_date"], func(c *record.Child) (string, bool) { return c.BirthDate, c.BirthDate != "" })
+	v.Gender = pick(s.usable(srcs, "gender"), rules["gender"], func(c *record.Child) (string, bool) { return c.Gender, c.Gender != "" && c.Gender != "unknown" })
+	v.NHSNumber = pick(s.usable(srcs, "nhs_number"), rules["nhs_number"], func(c *record.Child) (string, bool) { return c.NHSNumber(), c.NHSNumber() != "" })
+	v.UPN = pick(s.usable(srcs, "upn"), rules["upn"], func(c *record.Child) (string, bool) { return c.UPN(), c.UPN() != "" })
+	v.Address = pick(s.usable(srcs, "address"), rules["address"], func(c *record.Child) (record.Address, bool) { return deref(c.Address) })
+	v.School = pick(s.usable(srcs, "school"), rules["school"], func(c *record.Child) (record.School, bool) { return deref(c.School) })
+	v.GPPractice = pick(s.usable(srcs, "gp_practice"), rules["gp_practice"], func(c *record.Child) (record.GPPractice, bool) { return deref(c.GPPractice) })
+	v.CAF = pick(s.usable(srcs, "caf"), rules["caf"], func(c *record.Child) (record.CAF, bool) { return deref(c.CAF) })
 
 	seenName := map[string]bool{}
 	if v.Name != nil {
@@ -171,7 +174,23 @@ func Survive(s *State, rules Rules) View {
 			v.UpdatedAt = f.UpdatedAt
 		}
 	}
+	v, v.CorrectionConflicts = correct(v, s, srcs)
 	return withholdSensitiveSources(v, srcs)
+}
+
+// usable is srcs without the sources whose value of field a steward marked
+// as wrong.
+func (s *State) usable(srcs []*SourceState, field string) []*SourceState {
+	if len(s.Rejected) == 0 {
+		return srcs
+	}
+	out := make([]*SourceState, 0, len(srcs))
+	for _, ss := range srcs {
+		if !s.rejected(ss.Source.Key(), field) {
+			out = append(out, ss)
+		}
+	}
+	return out
 }
 
 func practitionerName(in record.Involvement) string {

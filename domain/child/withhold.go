@@ -41,6 +41,13 @@ func (v View) WithSources(f func(record.SourceKey) record.SourceKey) View {
 		g.Candidates = append([]string(nil), v.Guard.Candidates...)
 		out.Guard = &g
 	}
+	if v.CorrectionConflicts != nil {
+		out.CorrectionConflicts = make([]CorrectionConflict, len(v.CorrectionConflicts))
+		for i, c := range v.CorrectionConflicts {
+			c.Source = f(c.Source)
+			out.CorrectionConflicts[i] = c
+		}
+	}
 	out.Sources = make([]SourceSummary, 0, len(v.Sources))
 	seen := map[record.SourceKey]bool{}
 	for _, s := range v.Sources {

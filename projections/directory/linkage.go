@@ -71,6 +71,12 @@ func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 		closeTasks(b, id, other, "linked", e.Absorbed.Decision, e)
 		followMerge(b, other, id, e)
 		logDecision(b, seq, id, "absorbed", other, e.Absorbed.Decision, e)
+	case child.TypeUnmerged:
+		other, err := uuid.Parse(e.Unmerged.Survivor)
+		if err != nil {
+			return
+		}
+		logDecision(b, seq, id, "unmerged", other, e.Unmerged.Decision, e)
 	case child.TypeMergedInto:
 		other, err := uuid.Parse(e.MergedInto.Survivor)
 		if err != nil {
