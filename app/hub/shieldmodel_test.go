@@ -106,7 +106,7 @@ type shieldModel struct {
 	quar    []quarantined
 	fixes   map[string][]string // child id -> hidden values of stewards' corrections on its stream
 	merges  [][2]string         // survivor, absorbed: merges the steward made, for unmerge
-	reveal  string // the child the child-protection user has revealed
+	reveal  string              // the child the child-protection user has revealed
 	trail   []string
 	calls   int               // requests made, for the report
 	surv    map[string]string // child id -> survivor, for the step being checked
