@@ -171,3 +171,72 @@ func TestReviewsPagePastFiveHundred(t *testing.T) {
 		t.Fatalf("linkage rules: %d %s", code, body)
 	}
 }
+
+// TestRematchOnUpdate: when a source updates a record that went to a new
+// child, or whose child awaits a review, the linker weighs it against the
+// candidates again, and links it when the update shows it is a child the
+// hub already holds.
+func TestRematchOnUpdate(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	// Each case is its own family in its own home.
+	homes := map[string]kid{
+		"Marsh": {dob: "2014-05-06", postcode: "LS8 1AA", address: "9 Oak Road", phone: "07700 900301"},
+		"Webb":  {dob: "2012-09-10", postcode: "LS9 2BB", address: "21 Ash Lane", phone: "07700 900302"},
+	}
+	base := func(family, nhs string) kid {
+		k := olivia
+		home := homes[family]
+		k.family, k.nhs, k.id = family, nhs, "H-"+family
+		k.dob, k.postcode, k.address, k.phone = home.dob, home.postcode, home.address, home.phone
+		return k
+	}
+	tests := []struct {
+		name          string
+		first, update kid
+		wantReview    bool // the first version is a review, not a plain new child
+	}{
+		{"a new child whose record is corrected", func() kid {
+			k := base("Marsh", "")
+			k.agency, k.system, k.id, k.dob = "education", "sims", "E-marsh", "2015-08-23"
+			k.postcode, k.address, k.carer, k.phone = "M1 1AE", "3 Church Lane", "", ""
+			return k
+		}(), func() kid {
+			k := base("Marsh", "")
+			k.agency, k.system, k.id = "education", "sims", "E-marsh"
+			return k
+		}(), false},
+		{"a child awaiting review whose record gains the carer's phone", func() kid {
+			k := base("Webb", "")
+			k.agency, k.system, k.id = "education", "sims", "E-webb"
+			k.postcode, k.address, k.carer, k.phone = "M1 1AE", "3 Church Lane", "", ""
+			return k
+		}(), func() kid {
+			k := base("Webb", "")
+			k.agency, k.system, k.id = "education", "sims", "E-webb"
+			k.postcode, k.address = "M1 1AE", "3 Church Lane"
+			return k
+		}(), true},
+	}
+	for _, tt := range tests {
+		known := base(tt.first.family, "")
+		known.nhs = map[string]string{"Marsh": "9434765919", "Webb": "4010232137"}[tt.first.family]
+		send(t, h, known)
+		send(t, h, tt.first)
+		a := childOf(t, h, known.agency, known.system, known.id)
+		if childOf(t, h, tt.first.agency, tt.first.system, tt.first.id) == a {
+			t.Fatalf("%s: the first version already linked", tt.name)
+		}
+		var open int
+		if err := h.DB.QueryRow(context.Background(), `select count(*) from review_tasks where status = 'open' and (child_id::text = $1 or candidate_id::text = $1)`, a).Scan(&open); err != nil {
+			t.Fatal(err)
+		}
+		if (open > 0) != tt.wantReview {
+			t.Fatalf("%s: %d open reviews after the first version", tt.name, open)
+		}
+		send(t, h, tt.update)
+		if got := childOf(t, h, tt.update.agency, tt.update.system, tt.update.id); got != a {
+			t.Errorf("%s: the updated record is on %s, not the child it matches (%s)", tt.name, got, a)
+		}
+	}
+}

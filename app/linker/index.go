@@ -110,6 +110,10 @@ type Index struct {
 	// stewardMerged marks children a steward's merge made: a shadow run
 	// under new rules never proposes to undo a person's decision.
 	stewardMerged map[ref]bool
+	// awaiting marks children with a review requested and not yet
+	// answered by a merge or a not-link: an update to one of their records
+	// is matched again.
+	awaiting map[ref]bool
 
 	// pending holds the features of the record being decided, and
 	// pendingKeys its hashed blocking keys, so that applying its statement
@@ -138,6 +142,7 @@ func NewIndex() *Index {
 		notLinked: map[[2]ref]bool{},
 
 		stewardMerged: map[ref]bool{},
+		awaiting:      map[ref]bool{},
 	}
 }
 
@@ -359,6 +364,7 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 			x.withdraw(e.Withdrawn.Source)
 			x.releaseKey(r, e.Withdrawn.Source)
 		case child.TypeAbsorbed:
+			delete(x.awaiting, r)
 			if e.Absorbed.By != ByLinker {
 				x.stewardMerged[r] = true
 			}
@@ -393,8 +399,10 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 		case child.TypeReviewRequested:
 			if o, err := uuid.Parse(e.Review.Candidate); err == nil {
 				x.reviewed[pair(r, x.ref(o))] = true
+				x.awaiting[r] = true
 			}
 		case child.TypeNotLinked:
+			delete(x.awaiting, r)
 			if o, err := uuid.Parse(e.NotLinked.Other); err == nil {
 				x.notLinked[pair(r, x.ref(o))] = true
 			}

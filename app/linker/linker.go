@@ -324,6 +324,9 @@ func (p *plan) add(id uuid.UUID, feedSeq uint64, events ...child.Event) {
 type bridge struct {
 	a, b          ref
 	authoritative bool
+	// reason, when set, is why the pair is thought one child (a re-match),
+	// for the merge's decision.
+	reason string
 }
 
 // process links a batch of feed messages: decide each in order against the
@@ -483,10 +486,15 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 	defer func() { x.pending = nil }()
 	if known {
 		r := x.resolve(se.child)
-		if !se.sameContent(hash) || se.withdrawn {
+		changed := !se.sameContent(hash) || se.withdrawn
+		if changed {
 			emit(r, stated(rec, hash, feedSeq, now, child.Link{Rule: "source-record"}))
 		}
-		return l.bridges(r, &f)
+		bs := l.bridges(r, &f)
+		if changed && l.rematchable(r) {
+			bs = append(bs, l.rematch(r, key, &f, now, emit)...)
+		}
+		return bs
 	}
 	// A shared identifier is strong evidence, not a verdict: numbers are
 	// mistyped and reused, so a record whose date of birth and given name
@@ -598,10 +606,17 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 		}
 		d := x.compare(a, b, l.cfg.Weights, l.thresholds())
 		if d.Outcome == match.Link {
-			if err := l.mergeRefs(ctx, a, b, child.Decision{By: ByLinker, Reason: "identifiers in one source record name both children (" + d.Rule + ")"}); err != nil {
+			reason := "identifiers in one source record name both children (" + d.Rule + ")"
+			if br.reason != "" {
+				reason = br.reason
+			}
+			if err := l.mergeRefs(ctx, a, b, child.Decision{By: ByLinker, Reason: reason}); err != nil {
 				return err
 			}
 			continue
+		}
+		if br.reason != "" {
+			continue // a re-match that does not link is asked about by rematch itself
 		}
 		if x.reviewed[pair(a, b)] {
 			continue
@@ -625,6 +640,37 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 	return nil
 }
 
+// rematchable reports whether an update to one of r's records should be
+// weighed against the candidates again: r is the new child that record
+// made, holding it alone, or a child awaiting a steward's review. A child
+// that others' records have joined is left as it stands; its duplicates are
+// found by the records that arrive.
+func (l *Linker) rematchable(r ref) bool {
+	c := &l.idx.children[r]
+	return c.mergedInto < 0 && (len(c.srcs) == 1 || l.idx.awaiting[r])
+}
+
+// rematch reconsiders a changed record of child r against the candidates
+// its new details find, r itself aside: a link merges r into the candidate
+// (a bridge, as r may hold the record alone) and a review asks a steward,
+// unless that pair was asked before.
+func (l *Linker) rematch(r ref, key record.SourceKey, f *match.Features, now time.Time, emit func(ref, ...child.Event)) []bridge {
+	x := l.idx
+	best, c, cs, found := l.bestCandidate(f, x.pendingKeys, r)
+	if !found || c == r || x.isNotLinked(r, c) {
+		return nil
+	}
+	switch best.Outcome {
+	case match.Link:
+		return []bridge{{a: r, b: c, reason: "a source updated its record, which now matches (" + best.Rule + ")"}}
+	case match.Review:
+		if !x.reviewed[pair(r, c)] {
+			emit(r, l.reviewEvent(now, c, cs, key, best))
+		}
+	}
+	return nil
+}
+
 // bestCandidate scores the record against every candidate child, found
 // by the record's hashed blocking keys; it returns the best decision, its
 // child and the index of the child's source that gave it.
@@ -632,7 +678,7 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 // A record that would link to two children of one household equally (a
 // newborn recorded without a given name, when the household has twins)
 // is not the linker's to place: it goes to review against the better.
-func (l *Linker) bestCandidate(f *match.Features, keys []uint64) (match.Decision, ref, int, bool) {
+func (l *Linker) bestCandidate(f *match.Features, keys []uint64, skip ...ref) (match.Decision, ref, int, bool) {
 	var best match.Decision
 	var bestRef ref
 	bestSrc := -1
@@ -642,6 +688,9 @@ func (l *Linker) bestCandidate(f *match.Features, keys []uint64) (match.Decision
 	cands := l.idx.candidates(keys)
 	l.scored.Add(int64(len(cands)))
 	for _, r := range cands {
+		if len(skip) > 0 && r == skip[0] {
+			continue
+		}
 		l.idx.scratch = l.idx.features(r, l.idx.scratch)
 		d, si := match.DecideBest(*f, l.idx.scratch, l.cfg.Weights, t)
 		if d.Outcome == match.Link {
@@ -681,7 +730,7 @@ func (l *Linker) bridges(r ref, f *match.Features) []bridge {
 		func() (ref, bool) { return l.idx.lookupUPN(f.UPN) },
 	} {
 		if other, ok := o(); ok && other != r && !l.idx.isNotLinked(r, other) {
-			out = append(out, bridge{r, other, false})
+			out = append(out, bridge{a: r, b: other})
 		}
 	}
 	return out
@@ -710,7 +759,7 @@ func (l *Linker) decideMerge(rec *record.Record, feedSeq uint64, emit func(ref, 
 	if a == b {
 		return nil
 	}
-	return []bridge{{a, b, true}}
+	return []bridge{{a: a, b: b, authoritative: true}}
 }
 
 func stated(rec *record.Record, hash string, feedSeq uint64, at time.Time, link child.Link) child.Event {
