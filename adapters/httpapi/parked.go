@@ -23,6 +23,10 @@ func (s *Server) registerParked(mux *http.ServeMux) {
 	if s.Parked != nil {
 		reg.MustRegister(parked.NewCollector(s.Parked))
 	}
+	if s.Lags != nil {
+		reg.MustRegister(lagCollector{s.Lags})
+	}
+	mux.HandleFunc("GET /v1/status", s.status)
 	// Behind the access policy like every staff route: administrators only
 	// (domain/access/routes.go), so a scraper signs in as one.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -20,6 +20,7 @@ import (
 	"contactpoint/app/intake"
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
+	"contactpoint/projections/checkpointed"
 	"contactpoint/projections/directory"
 )
 
@@ -67,11 +68,17 @@ type Server struct {
 	// Rules are the directory's survivorship rules, for previews and as_of
 	// views; nil is child.DefaultRules.
 	Rules child.Rules
+	// AuditEntries reads the audit trail, to replay what a view showed; nil
+	// answers the replay 503.
+	AuditEntries AuditEntries
 	// Parked lists parked messages and counts them for /metrics; nil
 	// answers the list 503.
 	Parked *parked.Store
 	// Notifications lists and retries parked notices; nil answers 503.
 	Notifications NotificationQueue
+	// Lags reports how far the linker and each projection are behind
+	// their streams, for GET /v1/status and /metrics; nil answers 503.
+	Lags func(context.Context) ([]checkpointed.Lag, error)
 }
 
 // Handler returns the routes.
@@ -91,6 +98,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/children", s.searchChildren)
 	mux.HandleFunc("GET /v1/children/{id}", s.getChild)
 	mux.HandleFunc("GET /v1/children/{id}/history", s.history)
+	mux.HandleFunc("GET /v1/audit/views/{seq}/replay", s.replayView)
 	mux.HandleFunc("POST /v1/children/{id}/corrections", s.correct)
 	mux.HandleFunc("DELETE /v1/children/{id}/corrections/{field}", s.withdrawCorrection)
 	mux.HandleFunc("POST /v1/children/{id}/rejections", s.rejectValue)
@@ -150,7 +158,7 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	v, err := s.Store.Get(ctx, id)
+	v, position, err := s.Store.GetAt(ctx, id)
 	if err == directory.ErrNotFound {
 		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "not-found", Subject: id.String(), Status: http.StatusNotFound}) {
 			return
@@ -181,7 +189,11 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not-found", "no child with that id")
 		return
 	}
-	entry := audit.Entry{Action: audit.ActView, Children: viewed(id.String(), v.ChildID), Status: http.StatusOK}
+	entry := audit.Entry{Action: audit.ActView, Children: viewed(id.String(), v.ChildID), Status: http.StatusOK,
+		Answer: &audit.Answer{Child: v.ChildID, Position: position, Revealed: revealed}}
+	if v.Guard != nil {
+		entry.Answer.GuardContact, entry.Answer.GuardCandidates = v.Guard.Contact, v.Guard.Candidates
+	}
 	if revealed {
 		entry.Reason = "break-glass"
 	}

@@ -4,6 +4,7 @@ package httpjson
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 )
 
@@ -27,6 +28,12 @@ func Write(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	Encode(w, v)
+}
+
+// Encode writes v as Write does: what an answer's replay must reproduce
+// byte for byte.
+func Encode(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
 	_ = enc.Encode(v)

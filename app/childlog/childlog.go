@@ -251,3 +251,26 @@ func (l *Log) batches(ctx context.Context, id uuid.UUID) ([]stored, error) {
 		out = append(out, stored{seq: m.Sequence, at: at, batch: b})
 	}
 }
+
+// StateAtSeq rebuilds the child from the messages on its own subject up to
+// and including CHILDREN sequence seq: the state the directory had derived
+// its view from when its row's last sequence was seq.
+func (l *Log) StateAtSeq(ctx context.Context, id uuid.UUID, seq uint64) (*child.State, error) {
+	batches, err := l.batches(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := child.NewState(id.String())
+	any := false
+	for _, b := range batches {
+		if b.seq > seq {
+			break
+		}
+		st.Apply(b.batch)
+		any = true
+	}
+	if !any {
+		return nil, ErrNotYet
+	}
+	return st, nil
+}

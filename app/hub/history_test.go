@@ -3,6 +3,8 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -302,5 +304,73 @@ func TestTimelineAndTimeTravel(t *testing.T) {
 	// A practitioner may not read histories.
 	if code, _ := status(t, h, "GET", reader, "/v1/children/"+a+"/history", nil); code != http.StatusForbidden {
 		t.Fatalf("practitioner reading a history: %d", code)
+	}
+}
+
+// What did a practitioner see when they opened a child? The audit entry of
+// the view says where in the log it was answered from; the auditor's replay
+// rebuilds it, through the policy with the roles the practitioner held, and
+// it is the answer given, byte for byte — however the record changed since.
+func TestReplayOfAViewIsTheAnswerGiven(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	sendRecords(t, h, "health", stamped(olivia, "2026-01-05T09:00:00Z"))
+	a := childOf(t, h, "health", "pas", "H1")
+	reader := readerToken(t, h)
+	open := func() []byte {
+		t.Helper()
+		resp, err := get(t, h, reader, "/v1/children/"+a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf strings.Builder
+		if _, err := io.Copy(&buf, resp.Body); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("view: %d %v", resp.StatusCode, err)
+		}
+		return []byte(strings.TrimRight(buf.String(), "\n"))
+	}
+	first := open()
+	// The record moves on: a new address, then a shield.
+	moved := olivia
+	moved.address, moved.postcode = "3 Stanmore Place", "LS4 2RR"
+	sendRecords(t, h, "health", stamped(moved, "2026-03-05T09:00:00Z"))
+	second := open()
+	shieldChild(t, h, a)
+	third := open()
+	if string(first) == string(second) || string(second) == string(third) {
+		t.Fatal("setup: the answers should differ")
+	}
+	waitAudited(t, h)
+	var seqs []int64
+	rows, err := h.DB.Query(context.Background(), `select seq from audit_events where action = 'view' and route = 'GET /v1/children/{id}' and $1 = any(children) order by seq`, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s int64
+		_ = rows.Scan(&s)
+		seqs = append(seqs, s)
+	}
+	rows.Close()
+	if len(seqs) != 3 {
+		t.Fatalf("want three audited views, got %d", len(seqs))
+	}
+	auditorTok := tokenFor(t, h, "auditor-replay", access.RoleAuditor)
+	for i, want := range [][]byte{first, second, third} {
+		code, body := status(t, h, "GET", auditorTok, fmt.Sprintf("/v1/audit/views/%d/replay", seqs[i]), nil)
+		var out struct {
+			Answer json.RawMessage `json:"answer"`
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &out) != nil {
+			t.Fatalf("replay %d: %d %s", i, code, body)
+		}
+		if string(out.Answer) != string(want) {
+			t.Errorf("replay of view %d differs from the answer given:\n%s\nwant\n%s", i, out.Answer, want)
+		}
+	}
+	// Only auditors replay.
+	if code, _ := status(t, h, "GET", reader, fmt.Sprintf("/v1/audit/views/%d/replay", seqs[0]), nil); code != http.StatusForbidden {
+		t.Fatalf("a practitioner replaying: %d", code)
 	}
 }

@@ -154,6 +154,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		h.Close()
 		return nil, err
 	}
+	// Rebuilds requested by `contactpoint replay` run here, beside the
+	// live projections.
+	h.supervise(runCtx, "rebuild requests", h.serveRebuilds)
 	if err := h.startFeeds(runCtx); err != nil {
 		h.Close()
 		return nil, err
@@ -166,7 +169,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 
 	children := &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
-		Children: children, Timeline: children, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB)}
+		Children: children, Timeline: children, AuditEntries: h.AuditStore, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB), Lags: h.Lags}
 	if h.Notifier != nil {
 		api.Notifications = h.Notifier.Parked
 	}

@@ -136,15 +136,12 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 
 func replayCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:       "replay directory",
-		Short:     "Drop a projection and rebuild it from the CHILDREN stream",
+		Use:       "replay directory|audit",
+		Short:     "Rebuild a projection from its stream beside the live one and switch to it (the hub keeps serving)",
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"directory"},
+		ValidArgs: replayable,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "directory" {
-				return fmt.Errorf("unknown projection %q: the projections are: directory", args[0])
-			}
-			return replayDirectory(cmd.Context(), v)
+			return replayProjection(cmd.Context(), v, args[0])
 		},
 	}
 	hubFlags(cmd.Flags())

@@ -95,12 +95,16 @@ var Routes = map[string]Rule{
 	"GET /v1/audit/children/{id}":      {Audience: Staff, Roles: []string{RoleAuditor}},
 	"GET /v1/audit/practitioners/{id}": {Audience: Staff, Roles: []string{RoleAuditor}},
 	"GET /v1/audit/signals":            {Audience: Staff, Roles: []string{RoleAuditor}},
+	"GET /v1/audit/views/{seq}/replay": {Audience: Staff, Roles: []string{RoleAuditor}},
 
 	// Parked messages name streams, sequences and reasons, never content.
 	"GET /v1/parked": {Audience: Staff, Roles: []string{RoleSteward, RoleAdmin}},
 	// Metrics are for operators, who scrape as an administrator: the
 	// figures say how the hub runs, which is no one else's business.
 	"GET /metrics": {Audience: Staff, Roles: []string{RoleAdmin}},
+	// How far each consumer is behind its stream: figures about how the
+	// hub runs, like the metrics, so for the same administrators.
+	"GET /v1/status": {Audience: Staff, Roles: []string{RoleAdmin}},
 
 	// Notices the notifier could not deliver: where and why, never to whom.
 	"GET /v1/notifications/parked":             {Audience: Staff, Roles: []string{RoleAdmin}},

@@ -47,6 +47,22 @@ type Entry struct {
 	Criteria map[string]string `json:"criteria,omitempty"`
 	Children []string          `json:"children,omitempty"` // child ids returned or viewed
 	Subject  string            `json:"subject,omitempty"`  // practitioner or child id an action was about
+	// Answer says what a record view was answered from, for replay.
+	Answer *Answer `json:"answer,omitempty"`
+}
+
+// Answer is where a record view came from: the child shown, the CHILDREN
+// sequence of the last event the directory had applied to it, and the
+// parts of the answer that do not come from the child's own events. It
+// holds no record data.
+type Answer struct {
+	Child    string `json:"child"`
+	Position uint64 `json:"position"`
+	// GuardContact is set when the child was shown as a possible duplicate
+	// of a shielded child, with the contact the answer named.
+	GuardContact    string   `json:"guard_contact,omitempty"`
+	GuardCandidates []string `json:"guard_candidates,omitempty"`
+	Revealed        bool     `json:"revealed,omitempty"`
 }
 
 // Recorder appends entries to the trail and returns only once the entry is

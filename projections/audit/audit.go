@@ -75,9 +75,13 @@ func apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) error {
 		if e.Children == nil {
 			e.Children = []string{}
 		}
-		batch.Queue(`insert into audit_events (seq, id, at, action, outcome, actor, roles, system, route, status, reason, subject, criteria, children)
-			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) on conflict do nothing`,
-			int64(seq), e.ID, e.At, e.Action, e.Outcome, e.Actor, e.Roles, e.System, e.Route, e.Status, e.Reason, e.Subject, crit, e.Children)
+		var answer []byte
+		if e.Answer != nil {
+			answer, _ = json.Marshal(e.Answer)
+		}
+		batch.Queue(`insert into audit_events (seq, id, at, action, outcome, actor, roles, system, route, status, reason, subject, criteria, children, answer)
+			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) on conflict do nothing`,
+			int64(seq), e.ID, e.At, e.Action, e.Outcome, e.Actor, e.Roles, e.System, e.Route, e.Status, e.Reason, e.Subject, crit, e.Children, answer)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("audit: write rows: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	domainaudit "contactpoint/domain/audit"
 )
 
 // Store answers auditors' questions over audit_events.
@@ -44,9 +47,26 @@ type Row struct {
 	Subject      string            `json:"subject,omitempty"`
 	Criteria     map[string]string `json:"criteria,omitempty"`
 	Children     []string          `json:"children,omitempty"`
+	// Answer is what a record view was answered from (see audit.Answer).
+	Answer *domainaudit.Answer `json:"answer,omitempty"`
 }
 
 const maxRows = 10000
+
+// ErrNoEntry is returned for an audit sequence the trail does not hold.
+var ErrNoEntry = errors.New("no such audit entry")
+
+// Entry returns one audit entry by its AUDIT sequence.
+func (s *Store) Entry(ctx context.Context, seq int64) (Row, error) {
+	rows, err := s.query(ctx, "a.seq = $1::bigint", strconv.FormatInt(seq, 10), Range{})
+	if err != nil {
+		return Row{}, err
+	}
+	if len(rows) == 0 {
+		return Row{}, ErrNoEntry
+	}
+	return rows[0], nil
+}
 
 // ByChild is the subject access request: every entry that returned or
 // showed the child, or was about it, oldest first.
@@ -67,7 +87,7 @@ func (s *Store) query(ctx context.Context, where, id string, r Range) ([]Row, er
 		r.To = time.Now().Add(time.Hour)
 	}
 	rows, err := s.pool.Query(ctx, `select a.seq, a.at, a.action, a.outcome, a.actor, coalesce(p.state->>'name', ''),
-		  coalesce(p.state->>'organisation', ''), a.roles, a.system, a.route, a.status, a.reason, a.subject, a.criteria, a.children
+		  coalesce(p.state->>'organisation', ''), a.roles, a.system, a.route, a.status, a.reason, a.subject, a.criteria, a.children, a.answer
 		from audit_events a left join practitioners p on p.id::text = a.actor
 		where `+where+` and a.at >= $2 and a.at < $3 order by a.seq limit $4`, id, r.From, r.To, r.Limit)
 	if err != nil {
@@ -75,11 +95,15 @@ func (s *Store) query(ctx context.Context, where, id string, r Range) ([]Row, er
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Row, error) {
 		var o Row
-		var crit []byte
+		var crit, answer []byte
 		err := row.Scan(&o.Seq, &o.At, &o.Action, &o.Outcome, &o.Actor, &o.ActorName, &o.Organisation, &o.Roles, &o.System,
-			&o.Route, &o.Status, &o.Reason, &o.Subject, &crit, &o.Children)
+			&o.Route, &o.Status, &o.Reason, &o.Subject, &crit, &o.Children, &answer)
 		if err == nil && len(crit) > 0 {
 			err = json.Unmarshal(crit, &o.Criteria)
+		}
+		if err == nil && len(answer) > 0 {
+			o.Answer = new(domainaudit.Answer)
+			err = json.Unmarshal(answer, o.Answer)
 		}
 		return o, err
 	})

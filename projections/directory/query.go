@@ -376,27 +376,35 @@ func (m match) reasons(c Criteria) []string {
 
 // Get returns one child's view.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (child.View, error) {
+	v, _, err := s.GetAt(ctx, id)
+	return v, err
+}
+
+// GetAt returns one child's view and the CHILDREN sequence of the last
+// message the directory applied to it: where the answer came from.
+func (s *Store) GetAt(ctx context.Context, id uuid.UUID) (child.View, uint64, error) {
 	var v child.View
 	var raw, guard []byte
+	var seq int64
 	// An absorbed child's id leads to the survivor (merges can chain).
 	err := s.pool.QueryRow(ctx, `with recursive chain(id, next, depth) as (
 			select child_id, merged_into, 0 from directory where child_id = $1
 			union all
 			select d.child_id, d.merged_into, c.depth + 1 from directory d join chain c on d.child_id = c.next where c.depth < 32)
-		select d.view, d.guard from chain c join directory d on d.child_id = c.id where c.next is null`, id).Scan(&raw, &guard)
+		select d.view, d.guard, d.last_seq from chain c join directory d on d.child_id = c.id where c.next is null`, id).Scan(&raw, &guard, &seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, ErrNotFound
+		return v, 0, ErrNotFound
 	}
 	if err != nil {
-		return v, fmt.Errorf("get child: %w", err)
+		return v, 0, fmt.Errorf("get child: %w", err)
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, fmt.Errorf("get child: %w", err)
+		return v, 0, fmt.Errorf("get child: %w", err)
 	}
 	if err := attachGuard(&v, guard); err != nil {
-		return v, fmt.Errorf("get child: %w", err)
+		return v, 0, fmt.Errorf("get child: %w", err)
 	}
-	return v, nil
+	return v, uint64(seq), nil
 }
 
 // Count returns how many children and source records the directory holds.

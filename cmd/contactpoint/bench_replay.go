@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"contactpoint/adapters/natsjs"
+	"contactpoint/app/hub"
+	"contactpoint/projections/directory"
+	"contactpoint/synth"
+)
+
+func benchReplayCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "replay",
+		Short: "Fill a fresh hub with a synthetic area, then rebuild the directory beside the live one while the hub serves; report CHILDREN events/s, the switch and peak memory",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return benchReplay(cmd.Context(), v)
+		},
+	}
+	cmd.Flags().Int("children", 80000, "children in the synthetic area")
+	cmd.Flags().Uint64("seed", 1, "random seed")
+	cmd.Flags().Int("runs", 3, "rebuilds to time (each on the filled hub)")
+	benchHubFlags(cmd)
+	return cmd
+}
+
+func benchReplay(ctx context.Context, v *viper.Viper) error {
+	pop := synth.Generate(synth.Config{Children: v.GetInt("children"), Seed: v.GetUint64("seed")})
+	feeds := pop.Feeds()
+	h, stopHub, err := benchHub(ctx, v, hub.FeedsConfig{}, false)
+	if err != nil {
+		return err
+	}
+	defer stopHub()
+	fill := time.Now()
+	if _, err := sendFeeds(ctx, feeds, loadOptions{BaseURL: "http://" + h.Addr(), KeyFor: benchKeys(ctx, h)}); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Minute)
+	defer cancel()
+	if err := h.WaitProjected(wctx); err != nil {
+		return err
+	}
+	head, err := natsjs.LastSeq(ctx, h.NATS.JS, natsjs.StreamChildren)
+	if err != nil {
+		return err
+	}
+	n, s, err := directory.NewStore(h.DB).Count(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("filled in %s: %d CHILDREN messages, %d children, %d source records; host: %d CPUs, load %s\n",
+		time.Since(fill).Round(time.Second), head, n, s, runtime.NumCPU(), loadAverage())
+	for i := 0; i < v.GetInt("runs"); i++ {
+		runtime.GC()
+		resetPeakRSS()
+		st, err := h.RebuildProjection(ctx, directory.Name)
+		if err != nil {
+			return err
+		}
+		build := st.Load + st.Indexes + st.CatchUp + st.Switch
+		fmt.Printf("run %d: %d events; load %s (%.0f events/s), indexes %s, catch-up %s, switch %s; whole rebuild %.0f events/s; peak memory %s\n",
+			i+1, st.Events, st.Load.Round(time.Millisecond), float64(st.Events)/st.Load.Seconds(),
+			st.Indexes.Round(time.Millisecond), st.CatchUp.Round(time.Millisecond), st.Switch.Round(time.Millisecond),
+			float64(st.Events)/build.Seconds(), peakRSS())
+	}
+	return nil
+}
