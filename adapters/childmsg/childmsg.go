@@ -20,6 +20,7 @@ import (
 	"contactpoint/adapters/parked"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
+	"contactpoint/domain/retention"
 )
 
 // SubjectPrefix starts every subject of CHILDREN.
@@ -150,6 +151,21 @@ func checkEvent(id uuid.UUID, e *child.Event) string {
 	case child.TypeInvolvementIndicated:
 		if e.Involvement == nil {
 			return missing
+		}
+	case child.TypeArchived:
+		if e.Archived == nil {
+			return missing
+		}
+	case child.TypeErased:
+		if e.Erased == nil {
+			return missing
+		}
+	case child.TypeRetentionException:
+		if e.Retention == nil {
+			return missing
+		}
+		if !retention.ValidException(e.Retention.Kind) {
+			return "has an unknown kind"
 		}
 	case child.TypeAbsorbed:
 		if e.Absorbed == nil {

@@ -46,6 +46,10 @@ type Event struct {
 	MovedOut   *SourcesMovedOut `json:"moved_out,omitempty"`
 	Review     *ReviewRequested `json:"review,omitempty"`
 	NotLinked  *NotLinked       `json:"not_linked,omitempty"`
+
+	Archived  *Archived           `json:"archived,omitempty"`
+	Erased    *Erased             `json:"erased,omitempty"`
+	Retention *RetentionException `json:"retention,omitempty"`
 }
 
 // Registered opens a child's stream.

@@ -48,6 +48,9 @@ type State struct {
 	// Rejected holds "<source key>|<field>" for source values a steward
 	// marked as wrong.
 	Rejected map[string]bool
+	// Retention holds archiving, erasure and their exceptions; nil when
+	// none has happened.
+	Retention *RetentionState
 }
 
 // NewState returns the empty state of a child with the given id.
@@ -94,6 +97,8 @@ func (s *State) apply(e Event) {
 		s.applyCorrection(e)
 	case TypeAbsorbed, TypeMergedInto, TypeSourcesMovedOut, TypeNotLinked, TypeUnmerged:
 		s.applyLinkage(e)
+	case TypeArchived, TypeErased, TypeRetentionException:
+		s.applyRetention(e)
 	case TypeWithdrawn:
 		if w := e.Withdrawn; w != nil {
 			if ss := s.Sources[w.Source]; ss != nil {
@@ -158,6 +163,8 @@ type storedState struct {
 
 	Corrections map[string]Correction `json:"corrections,omitempty"`
 	Rejected    []string              `json:"rejected,omitempty"`
+
+	Retention *RetentionState `json:"retention,omitempty"`
 }
 
 // MarshalJSON stores the state with its sources in key order.
@@ -184,6 +191,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		st.Rejected = append(st.Rejected, k)
 	}
 	sort.Strings(st.Rejected)
+	st.Retention = s.Retention
 	return json.Marshal(st)
 }
 
@@ -211,6 +219,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 		s.Indicated[in.PractitionerID] = in
 	}
 	s.Corrections = st.Corrections
+	s.Retention = st.Retention
 	s.Rejected = nil
 	for _, k := range st.Rejected {
 		if s.Rejected == nil {
