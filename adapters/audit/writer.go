@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/natsjs"
@@ -22,6 +23,9 @@ type Writer struct {
 	js      jetstream.JetStream
 	Timeout time.Duration
 	now     func() time.Time
+	// Keys, when set, is where the keys sealing the criteria of entries
+	// that name children are kept (see seal.go); nil writes them in clear.
+	Keys *pgxpool.Pool
 }
 
 // NewWriter returns a Writer on js.
@@ -43,14 +47,19 @@ func (w *Writer) Record(ctx context.Context, e audit.Entry) error {
 	if e.Outcome == "" {
 		e.Outcome = audit.OK
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("%w: encode: %v", audit.ErrUnavailable, err)
-	}
 	// The entry is written even when the request's own context has ended:
 	// a read that has happened is recorded whatever the client does.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout)
 	defer cancel()
+	if w.Keys != nil && len(e.Children) > 0 && len(e.Criteria) > 0 {
+		if err := seal(ctx, w.Keys, &e); err != nil {
+			return fmt.Errorf("%w: %v", audit.ErrUnavailable, err)
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("%w: encode: %v", audit.ErrUnavailable, err)
+	}
 	if _, err := w.js.Publish(ctx, Subject(e.Action), b, jetstream.WithMsgID(e.ID),
 		jetstream.WithExpectStream(natsjs.StreamAudit)); err != nil {
 		return fmt.Errorf("%w: %v", audit.ErrUnavailable, err)

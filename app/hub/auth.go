@@ -66,6 +66,7 @@ func (h *Hub) startSecurity(ctx, runCtx context.Context) error {
 		return err
 	}
 	h.AuditLog = auditadapter.NewWriter(h.NATS.JS)
+	h.AuditLog.Keys = h.DB
 	h.Auth, err = auth.New(h.Registry, h.AuditLog, h.log, auth.Config{TokenKey: key, TokenTTL: cfg.TokenTTL,
 		SessionTTL: cfg.SessionTTL, Lockout: cfg.Lockout, SecureCookie: cfg.SecureCookie})
 	if err != nil {

@@ -68,6 +68,9 @@ func (l *Linker) standing(id uuid.UUID) (ref, error) {
 	if l.idx.children[r].mergedInto >= 0 {
 		return 0, ErrMergedChild
 	}
+	if l.idx.erased[r] {
+		return 0, ErrUnknownChild
+	}
 	return r, nil
 }
 

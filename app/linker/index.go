@@ -114,6 +114,9 @@ type Index struct {
 	// answered by a merge or a not-link: an update to one of their records
 	// is matched again.
 	awaiting map[ref]bool
+	// erased marks children whose personal data was erased: never a
+	// candidate, a holder of an identifier or a source record again.
+	erased map[ref]bool
 
 	// pending holds the features of the record being decided, and
 	// pendingKeys its hashed blocking keys, so that applying its statement
@@ -396,6 +399,8 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 			for _, k := range e.MovedOut.Sources {
 				x.releaseKey(r, k)
 			}
+		case child.TypeErased:
+			x.forget(r)
 		case child.TypeReviewRequested:
 			if o, err := uuid.Parse(e.Review.Candidate); err == nil {
 				x.reviewed[pair(r, x.ref(o))] = true

@@ -46,6 +46,11 @@ type Entry struct {
 	Reason   string            `json:"reason,omitempty"` // why refused, from a fixed vocabulary
 	Criteria map[string]string `json:"criteria,omitempty"`
 	Children []string          `json:"children,omitempty"` // child ids returned or viewed
+	// Sealed holds the criteria of an entry naming children, encrypted with
+	// a key of the entry's own kept in PostgreSQL (audit_keys): erasing a
+	// child destroys the key, so every copy of the entry loses the
+	// criteria (names, postcodes) and keeps its ids. Criteria is then empty.
+	Sealed string `json:"sealed,omitempty"`
 	Subject  string            `json:"subject,omitempty"`  // practitioner or child id an action was about
 	// Answer says what a record view was answered from, for replay.
 	Answer *Answer `json:"answer,omitempty"`

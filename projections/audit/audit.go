@@ -68,7 +68,13 @@ func apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) error {
 			// stream for inspection.
 			return err
 		}
-		crit, _ := json.Marshal(e.Criteria)
+		// Criteria of an entry naming children are sealed; a destroyed key
+		// (the child was erased) leaves the entry with its ids only.
+		criteria, err := Unseal(ctx, tx, e)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		crit, _ := json.Marshal(criteria)
 		if e.Roles == nil {
 			e.Roles = []string{}
 		}

@@ -16,6 +16,8 @@ var linkageTables = []string{"review_tasks", "linkage_decisions"}
 // decision log. seq is the CHILDREN sequence of the event's message.
 func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 	switch e.Type {
+	case child.TypeErased:
+		queueErased(b, id)
 	case child.TypeReviewRequested:
 		r := e.Review
 		cand, err := uuid.Parse(r.Candidate)

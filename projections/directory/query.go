@@ -49,6 +49,11 @@ type Criteria struct {
 	// search on a field hidden by a shield (postcode, previous names) never
 	// matches a shielded child.
 	SeeShielded bool
+
+	// ArchivedSince, when set, also finds children archived on or after
+	// that day: a data steward's include_archived search, which reaches
+	// back one year (domain/retention.StewardSince). Zero: live only.
+	ArchivedSince time.Time
 }
 
 // ErrNeedMoreDetail is returned for a search that would browse: it has no
@@ -130,6 +135,7 @@ type shape struct {
 	family, given, givenLike, birth, from, to, gender, postcode, nhs, upn string
 	seeShielded                                                           bool
 	cap                                                                   int
+	archivedSince                                                         string
 }
 
 // shape numbers the criteria given, always in the same order.
@@ -164,6 +170,9 @@ func (c Criteria) shape() (shape, []any) {
 	}
 	if c.UPN != "" {
 		arg(&sh.upn, strings.ToUpper(c.UPN))
+	}
+	if !c.ArchivedSince.IsZero() {
+		arg(&sh.archivedSince, c.ArchivedSince)
 	}
 	return sh, args
 }
@@ -231,7 +240,12 @@ func (sh shape) sql() string {
 	} else {
 		cols = append(cols, "0::real", "false")
 	}
+	// Archived children leave ordinary search; a steward's include_archived
+	// search finds those archived within the year; erased ones never match.
 	where := []string{"status = 'active'"}
+	if sh.archivedSince != "" {
+		where[0] = "(status = 'active' or (status = 'archived' and archived_on >= " + sh.archivedSince + "))"
+	}
 	if sh.birth != "" {
 		where = append(where, "birth_date = "+sh.birth)
 	}
@@ -386,17 +400,25 @@ func (s *Store) GetAt(ctx context.Context, id uuid.UUID) (child.View, uint64, er
 	var v child.View
 	var raw, guard []byte
 	var seq int64
+	var status string
+	var archivedOn *time.Time
 	// An absorbed child's id leads to the survivor (merges can chain).
 	err := s.pool.QueryRow(ctx, `with recursive chain(id, next, depth) as (
 			select child_id, merged_into, 0 from directory where child_id = $1
 			union all
 			select d.child_id, d.merged_into, c.depth + 1 from directory d join chain c on d.child_id = c.next where c.depth < 32)
-		select d.view, d.guard, d.last_seq from chain c join directory d on d.child_id = c.id where c.next is null`, id).Scan(&raw, &guard, &seq)
+		select d.view, d.guard, d.last_seq, d.status, d.archived_on from chain c join directory d on d.child_id = c.id where c.next is null`, id).Scan(&raw, &guard, &seq, &status, &archivedOn)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, 0, ErrNotFound
 	}
 	if err != nil {
 		return v, 0, fmt.Errorf("get child: %w", err)
+	}
+	// An archived or erased child is not there for ordinary reads; both
+	// errors match ErrNotFound, so every route reading through here
+	// answers it as absent (stewards and auditors use GetArchived).
+	if err := lifeError(status, archivedOn); err != nil {
+		return v, 0, err
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, 0, fmt.Errorf("get child: %w", err)

@@ -17,7 +17,8 @@ import (
 // rowColumns are the directory columns one child's row writes, in the
 // order directoryRow returns their values.
 var rowColumns = []string{"child_id", "family_name", "given_name", "birth_date", "gender", "postcode", "nhs_number", "upn",
-	"names", "state", "view", "last_seq", "shielded", "shield_review", "status", "merged_into", "shield_own", "shield_contact"}
+	"names", "state", "view", "last_seq", "shielded", "shield_review", "status", "merged_into", "shield_own", "shield_contact",
+	"archived_on", "retention"}
 
 // directoryRow derives a child's directory row from its state: the view by
 // survivorship and the search columns from the view.
@@ -68,7 +69,14 @@ func directoryRow(id uuid.UUID, st *child.State, lastSeq uint64, rules child.Rul
 			status, mergedInto = "merged", &s
 		}
 	}
-	return []any{id, family, given, birth, gender, postcode, nhs, upn, strings.Join(names, " | "), stateJSON, viewJSON, int64(lastSeq), shielded, review, status, mergedInto, shielded, contact}, nil
+	// A record's place in its life (domain/retention): archived children
+	// leave ordinary search, erased ones keep only their id and status.
+	archivedOn, retentionJSON := retentionColumns(st)
+	if rs := st.Status(); rs == "erased" || (rs == "archived" && status == "active") {
+		status = rs
+	}
+	return []any{id, family, given, birth, gender, postcode, nhs, upn, strings.Join(names, " | "), stateJSON, viewJSON, int64(lastSeq), shielded, review, status, mergedInto, shielded, contact,
+		archivedOn, retentionJSON}, nil
 }
 
 // BulkLoad writes children straight into an empty directory with COPY,

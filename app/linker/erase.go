@@ -1,0 +1,80 @@
+package linker
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"contactpoint/domain/child"
+)
+
+// Erase appends the tombstone child.erased to each child's subject and makes
+// the index forget them: their source records, identifiers and blocking
+// keys, so that a new record is never matched to a ghost. ids are a
+// standing child and the children merged into it; a child already erased is
+// passed over, so a retry after a crash appends nothing twice. It returns
+// the CHILDREN sequence of each tombstone (the one already there for a
+// child erased before), for the caller to delete everything before it.
+func (l *Linker) Erase(ctx context.Context, ids []uuid.UUID, er child.Erased) (map[uuid.UUID]uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.ready {
+		return nil, ErrNotReady
+	}
+	now := l.now().UTC()
+	var p plan
+	for _, id := range ids {
+		r, ok := l.idx.refs[id]
+		if !ok {
+			return nil, ErrUnknownChild
+		}
+		if l.idx.erased[r] {
+			continue
+		}
+		e := er
+		p.add(id, 0, child.Event{Type: child.TypeErased, At: now, Erased: &e})
+	}
+	if err := l.append(ctx, p); err != nil {
+		return nil, err
+	}
+	for _, id := range p.order {
+		l.idx.apply(id, p.per[id].batch)
+	}
+	out := make(map[uuid.UUID]uint64, len(ids))
+	for _, id := range ids {
+		out[id] = l.idx.children[l.idx.refs[id]].lastSeq
+	}
+	return out, nil
+}
+
+// forget drops every trace of an erased child from the index. The scans of
+// the identifier and source maps cost one pass over the index per erased
+// child, which a daily run of a few erasures affords; a rebuild meets the
+// tombstone alone (the subject's earlier messages are deleted) and has
+// nothing to scan for.
+func (x *Index) forget(r ref) {
+	if x.erased == nil {
+		x.erased = map[ref]bool{}
+	}
+	x.erased[r] = true
+	x.releaseAll(r)
+	delete(x.awaiting, r)
+	delete(x.stewardMerged, r)
+	for k, s := range x.sourceIdx {
+		if e := &x.srcs[s]; e.child == r || x.resolve(e.child) == r {
+			delete(x.sourceIdx, k)
+			x.feats[s] = ""
+			e.holder = -1
+		}
+	}
+	for k, v := range x.nhs {
+		if v == r || x.resolve(v) == r {
+			delete(x.nhs, k)
+		}
+	}
+	for k, v := range x.upn {
+		if v == r || x.resolve(v) == r {
+			delete(x.upn, k)
+		}
+	}
+}
