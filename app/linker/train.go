@@ -19,6 +19,9 @@ type TrainOptions struct {
 	// MinNameCount is the fewest children a name must have to be listed in
 	// the frequency table.
 	MinNameCount int
+	// MinLinkedPairs is the fewest identifier-linked pairs m is learnt
+	// from; with fewer, EM estimates it.
+	MinLinkedPairs int
 	// UpToSeq is the CHILDREN sequence the index was read to, for the record.
 	UpToSeq uint64
 	Now     time.Time
@@ -26,7 +29,7 @@ type TrainOptions struct {
 
 // DefaultTrainOptions suit an area of up to a few million records.
 func DefaultTrainOptions() TrainOptions {
-	return TrainOptions{RandomPairs: 500_000, MaxPairs: 4_000_000, Iterations: 200, MinNameCount: 10}
+	return TrainOptions{RandomPairs: 500_000, MaxPairs: 4_000_000, Iterations: 200, MinNameCount: 10, MinLinkedPairs: 1000}
 }
 
 // Train estimates the next version of the rules from the area's own data,
@@ -85,9 +88,10 @@ func Train(x *Index, prior match.Rules, opt TrainOptions) match.Rules {
 	if est := len(srcs) * 3; opt.MaxPairs > 0 && est > opt.MaxPairs {
 		stride = (est + opt.MaxPairs - 1) / opt.MaxPairs
 	}
-	var pairs []match.ComparisonVector
+	var pairs, linked []match.ComparisonVector
 	var keys []uint64
 	var other []match.Features
+	method := ""
 	for n, s := range srcs {
 		if n%stride != 0 || len(pairs) >= opt.MaxPairs {
 			continue
@@ -106,13 +110,30 @@ func Train(x *Index, prior match.Rules, opt TrainOptions) match.Rules {
 				if c == own && cs <= s {
 					continue
 				}
-				pairs = append(pairs, match.Compare(&a, &other[i]))
+				v := match.Compare(&a, &other[i])
+				pairs = append(pairs, v)
+				if c == own && (v[match.FieldNHS] == match.Exact || v[match.FieldUPN] == match.Exact) {
+					linked = append(linked, v)
+				}
 			}
 		}
 	}
 
+	// m from the pairs the area's own identifiers join, where there are
+	// enough of them: two records of one child sharing an NHS number or a
+	// UPN are matches whatever else they say, so how their other fields
+	// compare is how agencies record one child differently. EM over the
+	// candidate pairs is the fallback for an area with few identifiers; its
+	// "match" class tends to take in whole households (siblings agree on
+	// everything but the given name and date), so it is second best.
 	w := match.EstimateU(random, prior.Weights)
-	w = match.EstimateM(pairs, w, opt.Iterations)
+	if len(linked) >= opt.MinLinkedPairs {
+		w = match.EstimateMFromLinked(linked, w, match.FieldNHS, match.FieldUPN)
+		method = "m from identifier-linked pairs"
+	} else {
+		w = match.EstimateM(pairs, w, opt.Iterations)
+		method = "m by EM over candidate pairs"
+	}
 	w.TF = nil
 	now := opt.Now
 	if now.IsZero() {
@@ -126,10 +147,21 @@ func Train(x *Index, prior match.Rules, opt TrainOptions) match.Rules {
 	return match.Rules{
 		Version:   prior.Version + 1,
 		TrainedAt: &now,
-		TrainedOn: &match.Training{Children: children, Sources: len(srcs), Pairs: len(pairs), UpToSeq: opt.UpToSeq,
-			Iterations: opt.Iterations, Prior: note},
+		TrainedOn: &match.Training{Children: children, Sources: len(srcs), Pairs: len(pairs), LinkedPairs: len(linked),
+			RandomPairs: len(random), UpToSeq: opt.UpToSeq, Iterations: opt.Iterations, Prior: note, Method: method},
 		Weights:     w,
 		Thresholds:  prior.Thresholds,
 		Frequencies: match.EstimateFrequencies(given, family, children, opt.MinNameCount),
 	}
+}
+
+// Train estimates the next version of the rules from the linker's own
+// index, as Train does, holding the linker still meanwhile.
+func (l *Linker) Train(opt TrainOptions) (match.Rules, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.ready {
+		return match.Rules{}, ErrNotReady
+	}
+	return Train(l.idx, l.cfg.Rules, opt), nil
 }

@@ -35,6 +35,8 @@ func benchLinkageCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().String("cpuprofile", "", "write a CPU profile of the linking phase to this file")
 	cmd.Flags().String("memprofile", "", "write a heap profile, taken when linking ends, to this file")
 	cmd.Flags().Bool("quality", true, "project the directory and score the links against the truth (false: time the linker only)")
+	cmd.Flags().String("linkage-weights", "", "link under this rules file (default: the built-in rules)")
+	cmd.Flags().String("train-out", "", "after linking, train the next rules version on the area as linked and write it here")
 	benchHubFlags(cmd)
 	return cmd
 }
@@ -63,7 +65,7 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 
 	// Linker and directory wait until FEEDS is full, so the linker can be
 	// timed alone; the directory then catches up for the scoring.
-	h, stop, err := benchHubWith(ctx, v, hub.Config{DeferLinker: true, DeferDirectory: true})
+	h, stop, err := benchHubWith(ctx, v, hub.Config{DeferLinker: true, DeferDirectory: true, LinkageRules: v.GetString("linkage-weights")})
 	if err != nil {
 		return err
 	}
@@ -222,6 +224,19 @@ func benchLinkage(ctx context.Context, v *viper.Viper) error {
 	fmt.Printf("review tasks: %d open (%.2f%% of records), of which %d are true matches\n",
 		counts["open"], 100*float64(counts["open"])/float64(total), trueTasks)
 	linkReport()
+	if out := v.GetString("train-out"); out != "" {
+		start := time.Now()
+		rules, err := h.Linker.Train(linker.DefaultTrainOptions())
+		if err != nil {
+			return err
+		}
+		if err := writeRules(out, rules); err != nil {
+			return err
+		}
+		fmt.Printf("rules version %d trained on %d children, %d candidate pairs in %s, written to %s\n",
+			rules.Version, rules.TrainedOn.Children, rules.TrainedOn.Pairs, time.Since(start).Round(time.Millisecond), out)
+		printWeights(h.Linker.Rules(), rules)
+	}
 	// Blocking is measured last, on the population generated again, so
 	// that its memory is not counted in the linker's.
 	measureCompleteness(synth.Generate(synth.Config{Children: v.GetInt("children"), Seed: v.GetUint64("seed")})).report()

@@ -272,3 +272,36 @@ func EstimateM(pairs []ComparisonVector, w Weights, iters int) Weights {
 	}
 	return w
 }
+
+// EstimateMFromLinked estimates the m-probabilities from pairs known to be
+// one child — in practice, two records of a child that share a valid NHS
+// number or UPN — smoothed towards w's m with the strength of ten pairs
+// per field. The fields in keep are left as w has them: the identifiers
+// that chose the pairs always agree in them, so the pairs say nothing of
+// how often those are mistyped. U and Prior are w's.
+func EstimateMFromLinked(linked []ComparisonVector, w Weights, keep ...Field) Weights {
+	const strength = 10.0
+	out := w
+	var cnt [NumFields][NumLevels]float64
+	var den [NumFields]float64
+	for _, v := range linked {
+		for f := Field(0); f < NumFields; f++ {
+			if l := v[f]; l != Missing && l < NumLevels {
+				cnt[f][l]++
+				den[f]++
+			}
+		}
+	}
+next:
+	for f := Field(0); f < NumFields; f++ {
+		for _, k := range keep {
+			if k == f {
+				continue next
+			}
+		}
+		for _, l := range fieldLevels[f] {
+			out.M[f][l] = (cnt[f][l] + strength*w.M[f][l]) / (den[f] + strength)
+		}
+	}
+	return out
+}

@@ -268,3 +268,28 @@ func TestTrainingRecoversWeightsWithSkewedNames(t *testing.T) {
 func nameOf(i int) string {
 	return "n" + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) + string(rune('a'+i/676))
 }
+
+// TestEstimateMFromLinked: pairs known to be one child give m directly,
+// and the fields that chose them keep the prior's m.
+func TestEstimateMFromLinked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	truth := simTruth()
+	truth.Prior = 1 // every pair is a match
+	linked, _ := simulate(rng, truth, 50_000)
+	prior := DefaultWeights()
+	w := EstimateMFromLinked(linked, prior, FieldNHS, FieldGender)
+	for f := Field(0); f <= FieldPostcode; f++ {
+		for _, l := range fieldLevels[f] {
+			want := truth.M[f][l]
+			if f == FieldGender {
+				want = prior.M[f][l]
+			}
+			if d := math.Abs(w.M[f][l] - want); d > 0.01 {
+				t.Errorf("m %s/%s = %.4f, want %.4f", f, l, w.M[f][l], want)
+			}
+		}
+	}
+	if w.U != prior.U {
+		t.Error("u changed")
+	}
+}

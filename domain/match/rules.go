@@ -25,13 +25,16 @@ type Rules struct {
 
 // Training says what a version of the rules was estimated from.
 type Training struct {
-	Children   int    `json:"children"`   // standing children in the index
-	Sources    int    `json:"sources"`    // their source records
-	Pairs      int    `json:"pairs"`      // candidate pairs given to EM
-	UpToSeq    uint64 `json:"up_to_seq"`  // the CHILDREN sequence the index was read to
-	Iterations int    `json:"iterations"` // EM iterations allowed
-	Prior      string `json:"prior"`      // the weights EM started from and was smoothed towards
-	Note       string `json:"note,omitempty"`
+	Children    int    `json:"children"`     // standing children in the index
+	Sources     int    `json:"sources"`      // their source records
+	Pairs       int    `json:"pairs"`        // candidate pairs blocking found
+	LinkedPairs int    `json:"linked_pairs"` // of which two records of one child sharing an identifier
+	RandomPairs int    `json:"random_pairs"` // random pairs u was estimated from
+	Method      string `json:"method"`       // how m was estimated
+	UpToSeq     uint64 `json:"up_to_seq"`    // the CHILDREN sequence the index was read to
+	Iterations  int    `json:"iterations"`   // EM iterations allowed
+	Prior       string `json:"prior"`        // the weights EM started from and was smoothed towards
+	Note        string `json:"note,omitempty"`
 }
 
 // DefaultRules are version 0: DefaultWeights and DefaultThresholds, no
