@@ -1,21 +1,15 @@
 package fhir
 
 import (
-	"fmt"
-	"net/url"
-	"strconv"
-	"strings"
-	"time"
-
-	"contactpoint/projections/directory"
-	"contactpoint/schemas"
+	"net/http"
 )
 
 // Bundle is a searchset.
 type Bundle struct {
 	ResourceType string        `json:"resourceType"`
+	Meta         *Meta         `json:"meta,omitempty"`
 	Type         string        `json:"type"`
-	Total        int           `json:"total"`
+	Total        *int          `json:"total,omitempty"`
 	Link         []BundleLink  `json:"link,omitempty"`
 	Entry        []BundleEntry `json:"entry,omitempty"`
 }
@@ -26,31 +20,41 @@ type BundleLink struct {
 	URL      string `json:"url"`
 }
 
-// BundleEntry is one match.
+// BundleEntry is one match, or an OperationOutcome about the search.
 type BundleEntry struct {
 	FullURL  string      `json:"fullUrl,omitempty"`
-	Resource Patient     `json:"resource"`
+	Resource any         `json:"resource"`
 	Search   EntrySearch `json:"search"`
 }
 
 // EntrySearch says why the entry is in the bundle.
 type EntrySearch struct {
-	Mode  string  `json:"mode"`
-	Score float64 `json:"score"`
+	Mode  string   `json:"mode"`
+	Score *float64 `json:"score,omitempty"`
 }
+
+// Match is the search of an entry that matched with a score.
+func Match(score float64) EntrySearch { return EntrySearch{Mode: "match", Score: &score} }
 
 // OperationOutcome is every error the facade returns.
 type OperationOutcome struct {
 	ResourceType string  `json:"resourceType"`
+	Meta         *Meta   `json:"meta,omitempty"`
 	Issue        []Issue `json:"issue"`
 }
 
 // Issue is one problem.
 type Issue struct {
-	Severity    string `json:"severity"`
-	Code        string `json:"code"`
-	Diagnostics string `json:"diagnostics,omitempty"`
+	Severity    string           `json:"severity"`
+	Code        string           `json:"code"`
+	Details     *CodeableConcept `json:"details,omitempty"`
+	Diagnostics string           `json:"diagnostics,omitempty"`
 }
+
+// SpineErrorSystem is the code system of the error codes PDS puts in
+// issue.details, so that a client written for PDS reads the hub's errors
+// the same way.
+const SpineErrorSystem = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
 
 // Outcome returns an OperationOutcome with one error issue. The
 // diagnostics must never carry data about a child: callers pass fixed text.
@@ -58,109 +62,101 @@ func Outcome(code, diagnostics string) OperationOutcome {
 	return OperationOutcome{ResourceType: "OperationOutcome", Issue: []Issue{{Severity: "error", Code: code, Diagnostics: diagnostics}}}
 }
 
-// Score maps a directory score to FHIR's 0..1: the directory adds up to
-// one point per name given, so divide by the names in the query.
-func Score(raw float64, c directory.Criteria) float64 {
-	n := 0.0
-	if c.Family != "" {
-		n++
+// Spine error codes the facade uses, as PDS names them.
+const (
+	SpineAccessDenied      = "ACCESS_DENIED"
+	SpineInvalidSearchData = "INVALID_SEARCH_DATA"
+	SpineInvalidValue      = "INVALID_VALUE"
+	SpineMissingValue      = "MISSING_VALUE"
+	SpineInvalidResourceID = "INVALID_RESOURCE_ID"
+	SpineResourceNotFound  = "RESOURCE_NOT_FOUND"
+	SpineTooManyMatches    = "TOO_MANY_MATCHES"
+	SpineUnsupported       = "UNSUPPORTED_SERVICE"
+	SpineNotAcceptable     = "NOT_ACCEPTABLE"
+	SpineTooManyRequests   = "TOO_MANY_REQUESTS"
+	SpineServiceError      = "SERVICE_UNAVAILABLE"
+	SpineUnauthorised      = "ACCESS_DENIED"
+	SpineServerError       = "SERVER_ERROR"
+)
+
+// issueFor is the FHIR issue type and the Spine code for an HTTP status,
+// for errors that arrive without a more precise one (those raised before
+// a FHIR handler runs: authentication, routing, limits).
+func issueFor(status int) (code, spine string) {
+	switch status {
+	case http.StatusBadRequest:
+		return "invalid", SpineInvalidValue
+	case http.StatusUnauthorized:
+		return "login", SpineUnauthorised
+	case http.StatusForbidden:
+		return "forbidden", SpineAccessDenied
+	case http.StatusNotFound:
+		return "not-found", SpineResourceNotFound
+	case http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
+		return "not-supported", SpineUnsupported
+	case http.StatusNotAcceptable:
+		return "not-supported", SpineNotAcceptable
+	case http.StatusRequestEntityTooLarge:
+		return "too-costly", SpineInvalidValue
+	case http.StatusUnprocessableEntity:
+		return "processing", SpineInvalidValue
+	case http.StatusTooManyRequests:
+		return "throttled", SpineTooManyRequests
+	case http.StatusServiceUnavailable:
+		return "transient", SpineServiceError
 	}
-	if c.Given != "" {
-		n++
+	if status >= 500 {
+		return "exception", SpineServerError
 	}
-	if n == 0 {
-		return 1
-	}
-	s := raw / n
-	if s > 1 {
-		s = 1
-	}
-	if s < 0 {
-		s = 0
-	}
-	return float64(int(s*1000)) / 1000
+	return "processing", SpineInvalidValue
 }
 
-// Search parameters the facade understands on GET /fhir/Patient.
-var SearchParams = []string{"family", "given", "birthdate", "gender", "address-postalcode", "identifier", "_count"}
-
-// ParseSearch turns FHIR search parameters into directory criteria. An
-// unknown parameter is refused rather than ignored: ignoring it would
-// widen a search the caller meant to be narrow.
-func ParseSearch(q url.Values) (directory.Criteria, error) {
-	var c directory.Criteria
-	for k := range q {
-		if !known(k) {
-			return c, fmt.Errorf("unsupported search parameter %q; supported: %s", k, strings.Join(SearchParams, ", "))
-		}
+// OutcomeFor is the OperationOutcome of an HTTP error status: code is the
+// FHIR issue type ("" takes the status's own), spine the PDS error code
+// ("" likewise). The diagnostics must never carry data about a child.
+func OutcomeFor(status int, code, spine, diagnostics string) OperationOutcome {
+	c, sp := issueFor(status)
+	if code == "" {
+		code = c
 	}
-	c.Family, c.Given = q.Get("family"), q.Get("given")
-	if g := q.Get("gender"); g != "" {
-		switch g {
-		case "male", "female", "other", "unknown":
-			c.Gender = g
-		default:
-			return c, fmt.Errorf("gender must be male, female, other or unknown")
-		}
+	if spine == "" {
+		spine = sp
 	}
-	for _, bd := range q["birthdate"] {
-		prefix, date := "eq", bd
-		if len(bd) > 2 && bd[0] >= 'a' && bd[0] <= 'z' {
-			prefix, date = bd[:2], bd[2:]
-		}
-		d, err := time.Parse(time.DateOnly, date)
-		if err != nil {
-			return c, fmt.Errorf("birthdate must be a date YYYY-MM-DD, optionally prefixed eq, ge, le, gt or lt")
-		}
-		switch prefix {
-		case "eq":
-			c.BirthDate = date
-		case "ge":
-			c.BornFrom = date
-		case "gt":
-			c.BornFrom = d.AddDate(0, 0, 1).Format(time.DateOnly)
-		case "le":
-			c.BornTo = date
-		case "lt":
-			c.BornTo = d.AddDate(0, 0, -1).Format(time.DateOnly)
-		default:
-			return c, fmt.Errorf("birthdate prefix %q is not supported; use eq, ge, le, gt or lt", prefix)
-		}
-	}
-	if pc := q.Get("address-postalcode"); pc != "" {
-		if c.Postcode = schemas.NormalisePostcode(pc); c.Postcode == "" {
-			return c, fmt.Errorf("address-postalcode is not a UK postcode")
-		}
-	}
-	if id := q.Get("identifier"); id != "" {
-		sys, val, ok := strings.Cut(id, "|")
-		if !ok {
-			return c, fmt.Errorf("identifier must be %s|<nhs number>", NHSNumberSystem)
-		}
-		switch sys {
-		case NHSNumberSystem:
-			c.NHSNumber = strings.ReplaceAll(val, " ", "")
-		case UPNSystem:
-			c.UPN = val
-		default:
-			return c, fmt.Errorf("identifier system must be %s or %s", NHSNumberSystem, UPNSystem)
-		}
-	}
-	if n := q.Get("_count"); n != "" {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 1 {
-			return c, fmt.Errorf("_count must be a positive integer")
-		}
-		c.Limit = v
-	}
-	return c, nil
+	o := Outcome(code, diagnostics)
+	o.Issue[0].Details = &CodeableConcept{Coding: []Coding{{System: SpineErrorSystem, Version: "1", Code: spine, Display: spineDisplay(spine)}}}
+	return o
 }
 
-func known(k string) bool {
-	for _, p := range SearchParams {
-		if p == k {
-			return true
-		}
+func spineDisplay(code string) string {
+	switch code {
+	case SpineAccessDenied:
+		return "Access denied"
+	case SpineInvalidSearchData:
+		return "Invalid search data"
+	case SpineInvalidValue:
+		return "Provided value is invalid"
+	case SpineMissingValue:
+		return "Required value is missing"
+	case SpineInvalidResourceID:
+		return "Resource Id is invalid"
+	case SpineResourceNotFound:
+		return "Resource not found"
+	case SpineTooManyMatches:
+		return "Too many matches"
+	case SpineUnsupported:
+		return "Unsupported Service"
+	case SpineNotAcceptable:
+		return "Not acceptable"
+	case SpineTooManyRequests:
+		return "Too many requests"
+	case SpineServiceError:
+		return "Service unavailable"
 	}
-	return false
+	return "Server error"
+}
+
+// Warning is an informational OperationOutcome entry of a searchset.
+func Warning(code, diagnostics string) BundleEntry {
+	return BundleEntry{Resource: OperationOutcome{ResourceType: "OperationOutcome",
+		Issue: []Issue{{Severity: "warning", Code: code, Diagnostics: diagnostics}}}, Search: EntrySearch{Mode: "outcome"}}
 }

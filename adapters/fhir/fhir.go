@@ -13,14 +13,30 @@ import (
 	"contactpoint/domain/record"
 )
 
-// Code systems and identifier systems.
+// Code systems, identifier systems and profiles.
 const (
-	NHSNumberSystem       = "https://fhir.nhs.uk/Id/nhs-number"
-	ODSSystem             = "https://fhir.nhs.uk/Id/ods-organization-code"
+	NHSNumberSystem = "https://fhir.nhs.uk/Id/nhs-number"
+	ODSSystem       = "https://fhir.nhs.uk/Id/ods-organization-code"
+	// UPNSystem is the hub's own identifier system for the Department for
+	// Education's unique pupil number, which has no national FHIR system.
+	// It is part of the facade's contract: it never changes, whatever the
+	// deployment is called, so clients may store identifiers with it.
 	UPNSystem             = "https://contactpoint.example.org/fhir/Id/upn"
 	ConfidentialitySystem = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 	ContentType           = "application/fhir+json; charset=utf-8"
+
+	// UKCorePatient is the profile every Patient claims (meta.profile).
+	UKCorePatient = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
+	// NHSNumberVerificationExt carries how far an NHS number was checked.
+	NHSNumberVerificationExt    = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+	NHSNumberVerificationSystem = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+	RoleCodeSystem              = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 )
+
+// notTraced is the verification status the hub can vouch for: the number
+// passed its check digit, but the hub does not trace numbers against PDS,
+// and a source saying it traced one is not evidence the hub holds.
+var notTraced = CodeableConcept{Coding: []Coding{{System: NHSNumberVerificationSystem, Code: "02", Display: "Number present but not traced"}}}
 
 // Patient is the subset of FHIR R4 Patient the facade fills.
 type Patient struct {
@@ -35,17 +51,22 @@ type Patient struct {
 	Address             []Address      `json:"address,omitempty"`
 	Contact             []Contact      `json:"contact,omitempty"`
 	GeneralPractitioner []Reference    `json:"generalPractitioner,omitempty"`
+	Link                []PatientLink  `json:"link,omitempty"`
 }
 
 // Meta of a resource.
 type Meta struct {
+	VersionID   string   `json:"versionId,omitempty"`
 	LastUpdated string   `json:"lastUpdated,omitempty"`
+	Profile     []string `json:"profile,omitempty"`
 	Security    []Coding `json:"security,omitempty"`
+	Tag         []Coding `json:"tag,omitempty"`
 }
 
 // Coding is a code in a system.
 type Coding struct {
 	System  string `json:"system,omitempty"`
+	Version string `json:"version,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Display string `json:"display,omitempty"`
 }
@@ -56,10 +77,18 @@ type CodeableConcept struct {
 	Text   string   `json:"text,omitempty"`
 }
 
+// Extension is a FHIR extension with a coded or string value.
+type Extension struct {
+	URL                  string           `json:"url"`
+	ValueCodeableConcept *CodeableConcept `json:"valueCodeableConcept,omitempty"`
+	ValueString          string           `json:"valueString,omitempty"`
+}
+
 // Identifier is a business identifier.
 type Identifier struct {
-	System string `json:"system,omitempty"`
-	Value  string `json:"value,omitempty"`
+	Extension []Extension `json:"extension,omitempty"`
+	System    string      `json:"system,omitempty"`
+	Value     string      `json:"value,omitempty"`
 }
 
 // HumanName is a person's name.
@@ -84,41 +113,54 @@ type Address struct {
 	PostalCode string   `json:"postalCode,omitempty"`
 }
 
-// Contact is a parent or carer.
+// Contact is a parent or carer, or for a restricted patient whom to ask.
 type Contact struct {
 	Relationship []CodeableConcept `json:"relationship,omitempty"`
 	Name         *HumanName        `json:"name,omitempty"`
 	Telecom      []ContactPoint    `json:"telecom,omitempty"`
 	Address      *Address          `json:"address,omitempty"`
+	Organization *Reference        `json:"organization,omitempty"`
 }
 
-// Reference points at another resource, here by identifier only.
+// Reference points at another resource, by reference or identifier.
 type Reference struct {
+	Reference  string      `json:"reference,omitempty"`
 	Identifier *Identifier `json:"identifier,omitempty"`
 	Display    string      `json:"display,omitempty"`
+}
+
+// PatientLink ties a Patient to one it replaced or that replaced it.
+type PatientLink struct {
+	Other Reference `json:"other"`
+	Type  string    `json:"type"`
 }
 
 // Restricted is the security label of a shielded child.
 var Restricted = Coding{System: ConfidentialitySystem, Code: "R", Display: "restricted"}
 
+// ShieldContactRelationship labels the one contact a restricted Patient
+// carries: the route the shield names, not a relative.
+const ShieldContactRelationship = "Contact for this restricted record"
+
 // FromView maps a view that has passed the access policy to a Patient.
-// A shielded view is labelled restricted and carries no address, telecom,
-// contact or GP whatever the view holds: the facade does not rely on the
-// policy alone for what a restricted Patient may never carry.
+// Whether the view is restricted is what the policy said (its notice); the
+// facade only decides how a restricted view goes on the wire: labelled R,
+// as PDS labels a restricted patient, with the name, birth date, gender,
+// identifiers and whom to contact, and nothing else whatever the view
+// holds (a shield officer's view included), so that whatever receives the
+// resource keeps the label and the details are read in the record view.
 func FromView(v child.View) Patient {
-	p := Patient{ResourceType: "Patient", ID: v.ChildID}
-	shielded := v.Notice != nil && v.Notice.Shielded || v.Shield != nil
-	if !v.UpdatedAt.IsZero() || shielded {
-		p.Meta = &Meta{}
-		if !v.UpdatedAt.IsZero() {
-			p.Meta.LastUpdated = v.UpdatedAt.UTC().Format(time.RFC3339)
-		}
-		if shielded {
-			p.Meta.Security = []Coding{Restricted}
-		}
+	p := Patient{ResourceType: "Patient", ID: v.ChildID, Meta: &Meta{Profile: []string{UKCorePatient}}}
+	restricted := v.Notice != nil && v.Notice.Shielded
+	if !v.UpdatedAt.IsZero() {
+		p.Meta.LastUpdated = v.UpdatedAt.UTC().Format(time.RFC3339)
+	}
+	if restricted {
+		p.Meta.Security = []Coding{Restricted}
 	}
 	if v.NHSNumber != nil {
-		p.Identifier = append(p.Identifier, Identifier{System: NHSNumberSystem, Value: v.NHSNumber.Value})
+		p.Identifier = append(p.Identifier, Identifier{System: NHSNumberSystem, Value: v.NHSNumber.Value,
+			Extension: []Extension{{URL: NHSNumberVerificationExt, ValueCodeableConcept: &notTraced}}})
 	}
 	if v.UPN != nil {
 		p.Identifier = append(p.Identifier, Identifier{System: UPNSystem, Value: v.UPN.Value})
@@ -126,7 +168,7 @@ func FromView(v child.View) Patient {
 	if v.Name != nil {
 		p.Name = append(p.Name, humanName("official", v.Name.Value))
 	}
-	if !shielded {
+	if !restricted {
 		for _, n := range v.PreviousNames {
 			p.Name = append(p.Name, humanName("old", n.Value))
 		}
@@ -137,10 +179,10 @@ func FromView(v child.View) Patient {
 	if v.BirthDate != nil {
 		p.BirthDate = v.BirthDate.Value
 	}
-	if shielded {
-		// Restricted on the wire for every viewer, shield officers
-		// included, as in PDS: whatever receives the resource keeps the
-		// label, and the withheld details are read in the record view.
+	if restricted {
+		if c := v.Notice.Contact; c != "" {
+			p.Contact = []Contact{{Relationship: []CodeableConcept{{Text: ShieldContactRelationship}}, Organization: &Reference{Display: c}}}
+		}
 		return p
 	}
 	if v.Address != nil {
@@ -160,6 +202,36 @@ func FromView(v child.View) Patient {
 	return p
 }
 
+// Superseded adds to a survivor the children it absorbed, as PDS signals a
+// superseded NHS number: the survivor "replaces" each of them.
+func (p *Patient) Superseded(absorbed []string) {
+	for _, id := range absorbed {
+		p.Link = append(p.Link, PatientLink{Other: Reference{Reference: "Patient/" + id}, Type: "replaces"})
+	}
+}
+
+// Replaced is what the facade says of an absorbed child's own id when it
+// must name it: no data, only that it is inactive and which Patient
+// replaced it. The data always comes from the survivor.
+func Replaced(oldID, survivorID string) map[string]any {
+	return map[string]any{"resourceType": "Patient", "id": oldID, "active": false,
+		"meta": map[string]any{"profile": []string{UKCorePatient}},
+		"link": []PatientLink{{Other: Reference{Reference: "Patient/" + survivorID}, Type: "replaced-by"}}}
+}
+
+// relationshipCodes are the feed's relationships that have a code in
+// HL7's RoleCode (which UK Core's person relationship type draws on);
+// the rest travel as text only rather than under a code that is nearly
+// right.
+var relationshipCodes = map[string]Coding{
+	"mother":      {System: RoleCodeSystem, Code: "MTH", Display: "mother"},
+	"father":      {System: RoleCodeSystem, Code: "FTH", Display: "father"},
+	"parent":      {System: RoleCodeSystem, Code: "PRN", Display: "parent"},
+	"step-parent": {System: RoleCodeSystem, Code: "STPPRN", Display: "step parent"},
+	"guardian":    {System: RoleCodeSystem, Code: "GUARD", Display: "guardian"},
+	"grandparent": {System: RoleCodeSystem, Code: "GRPRN", Display: "grandparent"},
+}
+
 func humanName(use string, n record.Name) HumanName {
 	h := HumanName{Use: use, Family: n.Family}
 	for _, g := range []string{n.Given, n.Middle} {
@@ -176,7 +248,11 @@ func address(a record.Address) Address {
 
 func contact(c record.Contact) Contact {
 	n := humanName("", c.Name)
-	out := Contact{Name: &n, Relationship: []CodeableConcept{{Text: c.Relationship}}}
+	rel := CodeableConcept{Text: c.Relationship}
+	if code, ok := relationshipCodes[c.Relationship]; ok {
+		rel.Coding = []Coding{code}
+	}
+	out := Contact{Name: &n, Relationship: []CodeableConcept{rel}}
 	if c.Phone != "" {
 		out.Telecom = append(out.Telecom, ContactPoint{System: "phone", Value: c.Phone})
 	}

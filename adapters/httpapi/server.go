@@ -76,6 +76,8 @@ type Server struct {
 	Parked *parked.Store
 	// Notifications lists and retries parked notices; nil answers 503.
 	Notifications NotificationQueue
+	// FHIR configures the FHIR facade: trusted proxies, throttling.
+	FHIR FHIROptions
 	// Lags reports how far the linker and each projection are behind
 	// their streams, for GET /v1/status and /metrics; nil answers 503.
 	Lags func(context.Context) ([]checkpointed.Lag, error)
@@ -117,6 +119,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /fhir/metadata", s.fhirMetadata)
 	mux.HandleFunc("GET /fhir/Patient", s.fhirSearch)
 	mux.HandleFunc("GET /fhir/Patient/{id}", s.fhirRead)
+	mux.HandleFunc("POST /fhir/Patient/_search", s.fhirSearch)
+	mux.HandleFunc("GET /fhir/.well-known/smart-configuration", s.fhirSmart)
 	s.registerParked(mux)
 	s.registerNotifications(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -127,7 +131,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Mount != nil {
 		h = s.Mount(mux)
 	}
-	return recoverer(s.Log, plainParams(h))
+	return fhirErrors(recoverer(s.Log, plainParams(h)))
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

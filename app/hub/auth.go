@@ -40,6 +40,14 @@ type AuthConfig struct {
 	// OIDC, when its issuer is set, adds sign-in through the deployment's
 	// OpenID Connect provider.
 	OIDC auth.OIDCConfig
+	// TrustedProxies are the addresses (IPs or CIDR prefixes) of the
+	// proxies in front of the hub whose X-Forwarded-Proto and
+	// X-Forwarded-Host the FHIR facade believes for its absolute URLs.
+	TrustedProxies []string
+	// FHIRRate is the FHIR requests a second one practitioner may make
+	// (FHIRBurst in hand); more are answered 429. Zero: no limit.
+	FHIRRate  float64
+	FHIRBurst int
 }
 
 // Security is the hub's authentication, register and audit trail.

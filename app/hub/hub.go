@@ -173,6 +173,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if h.Notifier != nil {
 		api.Notifications = h.Notifier.Parked
 	}
+	proxies, perr := httpapi.ParseTrustedProxies(cfg.Auth.TrustedProxies)
+	if perr != nil {
+		h.Close()
+		return nil, fmt.Errorf("trusted-proxies: %w", perr)
+	}
+	api.FHIR = httpapi.FHIROptions{TrustedProxies: proxies, Rate: cfg.Auth.FHIRRate, Burst: cfg.Auth.FHIRBurst, OIDC: cfg.Auth.OIDC.Issuer != ""}
 	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	tlsCfg, err := httpTLS(cfg.HTTPTLSCert, cfg.HTTPTLSKey)
 	if err != nil {

@@ -95,6 +95,9 @@ func serveSecurityFlags(fs *pflag.FlagSet) {
 	fs.String("http-tls-cert", "", "serve HTTPS with this certificate (PEM file; with --http-tls-key)")
 	fs.String("http-tls-key", "", "private key of --http-tls-cert (PEM file)")
 	fs.Bool("secure-cookies", false, "mark session cookies Secure on every answer (behind a proxy that terminates TLS); they always are over HTTPS")
+	fs.StringSlice("trusted-proxies", nil, "addresses or CIDR prefixes of proxies whose X-Forwarded-Proto and X-Forwarded-Host the FHIR facade believes (repeatable)")
+	fs.Float64("fhir-rate-limit", 0, "FHIR requests a second per practitioner before 429 (0: no limit)")
+	fs.Int("fhir-rate-burst", 0, "FHIR requests a practitioner may make at once before the rate applies (0: the rate)")
 }
 
 // authConfig reads the settings of sign-in and the audit trail. Only serve
@@ -102,5 +105,6 @@ func serveSecurityFlags(fs *pflag.FlagSet) {
 // unless the setting comes from the environment or the config file.
 func authConfig(v *viper.Viper) hub.AuthConfig {
 	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v), BootstrapAdmin: v.GetString("bootstrap-admin"),
-		SecureCookie: v.GetBool("secure-cookies")}
+		SecureCookie: v.GetBool("secure-cookies"), TrustedProxies: v.GetStringSlice("trusted-proxies"),
+		FHIRRate: v.GetFloat64("fhir-rate-limit"), FHIRBurst: v.GetInt("fhir-rate-burst")}
 }

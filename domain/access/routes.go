@@ -60,6 +60,10 @@ var Routes = map[string]Rule{
 	"GET /fhir/metadata":     {Audience: Public},
 	"GET /fhir/Patient":      {Audience: Staff, Roles: readers},
 	"GET /fhir/Patient/{id}": {Audience: Staff, Roles: readers},
+	// FHIR's search by POST: the same search, its parameters in the body.
+	"POST /fhir/Patient/_search": {Audience: Staff, Roles: readers},
+	// How to sign in (SMART App Launch discovery): holds no data.
+	"GET /fhir/.well-known/smart-configuration": {Audience: Public},
 
 	// The linkage rules in force: weights, thresholds and their version.
 	"GET /v1/linkage/rules": {Audience: Staff, Roles: []string{RoleSteward}},

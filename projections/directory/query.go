@@ -44,6 +44,9 @@ type Criteria struct {
 	NHSNumber string // ten digits
 	UPN       string
 	Limit     int // the cap; DefaultCap when 0, at most MaxCap
+	// Offset skips that many matches in rank order (SearchPage).
+	Offset int
+	paged  bool
 
 	// SeeShielded is set for viewers holding the shield role. Without it a
 	// search on a field hidden by a shield (postcode, previous names) never
@@ -97,6 +100,9 @@ type Hit struct {
 	View    child.View
 	Score   float64
 	Reasons []string
+	// Seq is the CHILDREN sequence of the last message applied to the
+	// child's row: the version of what the view shows.
+	Seq uint64
 }
 
 // ErrNotFound is returned for an id the directory does not hold.
@@ -136,6 +142,7 @@ type shape struct {
 	seeShielded                                                           bool
 	cap                                                                   int
 	archivedSince                                                         string
+	offset                                                                string
 }
 
 // shape numbers the criteria given, always in the same order.
@@ -174,6 +181,9 @@ func (c Criteria) shape() (shape, []any) {
 	if !c.ArchivedSince.IsZero() {
 		arg(&sh.archivedSince, c.ArchivedSince)
 	}
+	if c.Offset > 0 {
+		arg(&sh.offset, c.Offset)
+	}
 	return sh, args
 }
 
@@ -192,7 +202,7 @@ func (sh shape) sql() string {
 	if hidden(access.FieldPreviousNames) {
 		prevOK = "not shielded"
 	}
-	cols := []string{"view", "guard"}
+	cols := []string{"view", "guard", "last_seq"}
 	score := []string{"0"}
 	// With an exact date of birth or postcode the index has already cut
 	// the candidates to a handful, so an edit-distance test (which no index
@@ -291,8 +301,12 @@ func (sh shape) sql() string {
 		cond = fmt.Sprintf("child_id in (select child_id from directory where %s union all select child_id from directory where %s) and %s",
 			strings.Join(first, " and "), strings.Join(second, " and "), cond)
 	}
-	return fmt.Sprintf(`select %s, (%s) as score from directory where %s order by score desc, child_id limit %d`,
-		strings.Join(cols, ", "), strings.Join(score, " + "), cond, sh.cap+1)
+	page := ""
+	if sh.offset != "" {
+		page = " offset " + sh.offset
+	}
+	return fmt.Sprintf(`select %s, (%s) as score from directory where %s order by score desc, child_id limit %d%s`,
+		strings.Join(cols, ", "), strings.Join(score, " + "), cond, sh.cap+1, page)
 }
 
 func (c Criteria) cap() int {
@@ -318,7 +332,8 @@ func (s *Store) Search(ctx context.Context, c Criteria) ([]Hit, error) {
 		var raw, guard []byte
 		var m match
 		var h Hit
-		if err := rows.Scan(&raw, &guard, &m.famSim, &m.famDM, &m.famPrev, &m.givSim, &m.givDM, &h.Score); err != nil {
+		var seq int64
+		if err := rows.Scan(&raw, &guard, &seq, &m.famSim, &m.famDM, &m.famPrev, &m.givSim, &m.givDM, &h.Score); err != nil {
 			return nil, fmt.Errorf("search directory: %w", err)
 		}
 		if err := json.Unmarshal(raw, &h.View); err != nil {
@@ -327,14 +342,52 @@ func (s *Store) Search(ctx context.Context, c Criteria) ([]Hit, error) {
 		if err := attachGuard(&h.View, guard); err != nil {
 			return nil, fmt.Errorf("search directory: %w", err)
 		}
-		h.Reasons = m.reasons(c)
+		h.Reasons, h.Seq = m.reasons(c), uint64(seq)
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search directory: %w", err)
 	}
-	if len(out) > c.cap() {
+	if len(out) > c.cap() && !c.paged {
 		return nil, &TooManyError{Cap: c.cap()}
+	}
+	return out, nil
+}
+
+// SearchPage is Search for a caller that pages: it returns up to one match
+// past the cap rather than TooManyError, so the caller sees whether more
+// follow. The rule that a search is not for browsing is the caller's to
+// keep (the FHIR facade pages through a bounded window).
+func (s *Store) SearchPage(ctx context.Context, c Criteria) ([]Hit, error) {
+	c.paged = true
+	return s.Search(ctx, c)
+}
+
+// Absorbed returns, for each of ids, the children merged into it, directly
+// or through a chain of merges: the ids a survivor replaces.
+func (s *Store) Absorbed(ctx context.Context, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `with recursive chain(root, id, depth) as (
+			select merged_into, child_id, 0 from directory where merged_into = any($1::uuid[])
+			union all
+			select c.root, d.child_id, c.depth + 1 from directory d join chain c on d.merged_into = c.id where c.depth < 32)
+		select root::text, id::text from chain order by root, id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("absorbed children: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var root, id string
+		if err := rows.Scan(&root, &id); err != nil {
+			return nil, fmt.Errorf("absorbed children: %w", err)
+		}
+		out[root] = append(out[root], id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("absorbed children: %w", err)
 	}
 	return out, nil
 }
