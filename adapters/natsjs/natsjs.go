@@ -52,6 +52,9 @@ type Config struct {
 	// Agencies are the users allowed in through Listen (users.go); Listen
 	// without any is refused.
 	Agencies []AgencyUser
+	// Replicas is how many copies of each stream a cluster keeps; 0 or 1
+	// keeps one (the embedded server is one node).
+	Replicas int
 }
 
 // Conn is an open event log.
@@ -99,7 +102,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := EnsureStreams(ctx, c.JS); err != nil {
+	if err := EnsureStreams(ctx, c.JS, WithReplicas(cfg.Replicas)); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -184,9 +187,26 @@ func StreamConfigs() []jetstream.StreamConfig {
 	}
 }
 
+// StreamOption adjusts a stream's configuration to the deployment.
+type StreamOption func(*jetstream.StreamConfig)
+
+// WithReplicas keeps n copies of the stream on a cluster (n ≤ 1: one).
+// Every start must pass the same n: an update without it would scale the
+// stream back down to one copy.
+func WithReplicas(n int) StreamOption {
+	return func(sc *jetstream.StreamConfig) {
+		if n > 1 {
+			sc.Replicas = n
+		}
+	}
+}
+
 // EnsureStreams creates the hub's streams or brings their configuration up to date.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, opts ...StreamOption) error {
 	for _, sc := range StreamConfigs() {
+		for _, o := range opts {
+			o(&sc)
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}

@@ -37,8 +37,11 @@ func AuthStreamConfigs() []jetstream.StreamConfig {
 
 // EnsureAuthStreams creates the register and audit streams or brings their
 // configuration up to date.
-func EnsureAuthStreams(ctx context.Context, js jetstream.JetStream) error {
+func EnsureAuthStreams(ctx context.Context, js jetstream.JetStream, opts ...StreamOption) error {
 	for _, sc := range AuthStreamConfigs() {
+		for _, o := range opts {
+			o(&sc)
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}

@@ -110,6 +110,11 @@ func (h *Hub) serveRebuilds(ctx context.Context) error {
 			h.replyRebuild(RebuildReply{ID: req.ID, Status: "failed", Error: "no such projection"})
 			continue
 		}
+		if !h.Holds(req.Projection) {
+			// The rebuild must run beside the live follower, which runs on
+			// the instance holding the projection's lease: that one answers.
+			continue
+		}
 		h.replyRebuild(RebuildReply{ID: req.ID, Status: "started"})
 		h.wg.Add(1)
 		go func() {

@@ -99,7 +99,23 @@ type Linker struct {
 	// Both live as long as the linker, across the runs of its supervisor.
 	suspects   map[uint64]parked.Reason
 	aloneUntil uint64
+
+	// runID names this run in a header of every message it appends, so
+	// that a conflicting append can tell its own earlier message, and
+	// another linker's, from a shield officer's or a practitioner's.
+	runID string
 }
+
+// HeaderLinkerRun is the header naming the linker run that appended a
+// CHILDREN message: a random id, no personal data.
+const HeaderLinkerRun = "Cp-Linker-Run"
+
+// errAnotherWriter: a linker run other than this one appended to a child
+// after this run's index read it. Only one linker holds the lease at a time,
+// so this is a holder that lost its lease and has not stopped yet, or one
+// that took over: either way this run's index is stale. The run ends without
+// parking anything and its restart rebuilds the index from CHILDREN.
+var errAnotherWriter = errors.New("another linker appended to a child this run had read")
 
 // errStillConflicting: other writers kept moving a child's stream. It is
 // contention, not the record's fault, so it is retried and never parked.
@@ -142,6 +158,14 @@ func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, cfg Confi
 // pass. While either does not answer, nothing is parked: Run returns the
 // error and its supervisor retries from the checkpoint.
 func (l *Linker) Run(ctx context.Context) error {
+	// Steward commands act on the index only while a run follows FEEDS:
+	// on an instance that lost (or never held) the linker's lease, the
+	// index is stale and the commands answer ErrNotReady.
+	defer func() {
+		l.mu.Lock()
+		l.ready = false
+		l.mu.Unlock()
+	}()
 	if len(l.cfg.IDKey) == 0 {
 		key, err := postgres.Secret(ctx, l.pool, IDKeyName, IDKeySize)
 		if ctx.Err() != nil {
@@ -158,7 +182,7 @@ func (l *Linker) Run(ctx context.Context) error {
 			return nil
 		}
 		var f *failure
-		if !errors.As(err, &f) || errors.Is(err, errStillConflicting) || !parked.Poisoned(ctx, l.pool, l.js, f.cause) {
+		if !errors.As(err, &f) || errors.Is(err, errStillConflicting) || errors.Is(err, errAnotherWriter) || !parked.Poisoned(ctx, l.pool, l.js, f.cause) {
 			return fmt.Errorf("linker: %w", err)
 		}
 		l.mu.Lock()
@@ -181,6 +205,7 @@ func (l *Linker) Run(ctx context.Context) error {
 func (l *Linker) run(ctx context.Context) error {
 	l.mu.Lock()
 	l.ready = false
+	l.runID = uuid.NewString()
 	l.mu.Unlock()
 	idx, skipped, err := rebuildIndex(ctx, l.js)
 	if err != nil {
@@ -811,7 +836,7 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 		fl := make([]inflight, 0, len(todo))
 		for _, id := range todo {
 			pd := p.per[id]
-			m, err := childMsg(pd)
+			m, err := l.childMsg(pd)
 			if err != nil {
 				return err
 			}
@@ -830,12 +855,18 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 			case err := <-f.fut.Err():
 				var apiErr *jetstream.APIError
 				if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-					last, gerr := LastSubjectSeq(ctx, l.js, f.p.id)
+					// Before trying again, look at what landed since: this
+					// run's own message (its ack was lost to a reconnect)
+					// must not be appended twice, and another linker's
+					// means this index is stale.
+					last, landed, gerr := l.landedSince(ctx, f.p, c.lastSeq)
 					if gerr != nil {
 						return gerr
 					}
 					c.lastSeq = last
-					todo = append(todo, f.p.id)
+					if !landed {
+						todo = append(todo, f.p.id)
+					}
 					continue
 				}
 				return fmt.Errorf("linker: append to child: %w", err)
@@ -847,8 +878,46 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 	return nil
 }
 
-func childMsg(p *pending) (*nats.Msg, error) {
-	return childmsg.Message(p.id, p.batch, p.lastSeq)
+func (l *Linker) childMsg(p *pending) (*nats.Msg, error) {
+	m, err := childmsg.Message(p.id, p.batch, p.lastSeq)
+	if err != nil {
+		return nil, err
+	}
+	m.Header.Set(HeaderLinkerRun, l.runID)
+	return m, nil
+}
+
+// landedSince reads, by direct get (no consumer), the child's messages after
+// seq `after`: it returns the subject's last sequence and whether this
+// run's message p is among them. A message of another linker run is
+// errAnotherWriter; anyone else's (a shield, an involvement) only moved the
+// expected sequence on.
+func (l *Linker) landedSince(ctx context.Context, p *pending, after uint64) (uint64, bool, error) {
+	st, err := l.js.Stream(ctx, natsjs.StreamChildren)
+	if err != nil {
+		return 0, false, fmt.Errorf("linker: %w", err)
+	}
+	subject := "children." + p.id.String()
+	last, landed := after, false
+	for seq := after + 1; ; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return last, landed, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("linker: read child after conflict: %w", err)
+		}
+		switch run := m.Header.Get(HeaderLinkerRun); {
+		case run == "":
+		case run != l.runID:
+			return 0, false, fmt.Errorf("linker: child stream at %d: %w", m.Sequence, errAnotherWriter)
+		default:
+			// This run appends one message per child at a time and
+			// records each ack, so its message after `after` is p's.
+			landed = true
+		}
+		last, seq = m.Sequence, m.Sequence+1
+	}
 }
 
 // LastSubjectSeq asks the stream (a direct get, no consumer) for the

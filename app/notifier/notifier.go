@@ -119,6 +119,9 @@ type Deps struct {
 	Register Register
 	Audit    audit.Recorder
 	Log      *slog.Logger
+	// Replicas is how many copies of its streams a cluster keeps (the
+	// hub's stream-replicas setting).
+	Replicas int
 }
 
 // Notifier is the running notifier.
@@ -170,8 +173,11 @@ func StreamConfigs() []jetstream.StreamConfig {
 }
 
 // EnsureStreams creates the notifier's streams.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas ...int) error {
 	for _, sc := range StreamConfigs() {
+		if len(replicas) > 0 && replicas[0] > 1 {
+			sc.Replicas = replicas[0]
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
@@ -182,7 +188,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 // Run consumes until ctx ends. Its supervisor restarts it after a failure;
 // the durable consumers resume where they were.
 func (n *Notifier) Run(ctx context.Context) error {
-	if err := EnsureStreams(ctx, n.d.JS); err != nil {
+	if err := EnsureStreams(ctx, n.d.JS, n.d.Replicas); err != nil {
 		return err
 	}
 	nc, err := n.d.Dial()

@@ -26,6 +26,7 @@ func benchReplayCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().Int("children", 80000, "children in the synthetic area")
 	cmd.Flags().Uint64("seed", 1, "random seed")
 	cmd.Flags().Int("runs", 3, "rebuilds to time (each on the filled hub)")
+	cmd.Flags().String("cpuprofile", "", "write a CPU profile of the rebuilds to this file")
 	benchHubFlags(cmd)
 	return cmd
 }
@@ -57,6 +58,11 @@ func benchReplay(ctx context.Context, v *viper.Viper) error {
 	}
 	fmt.Printf("filled in %s: %d CHILDREN messages, %d children, %d source records; host: %d CPUs, load %s\n",
 		time.Since(fill).Round(time.Second), head, n, s, runtime.NumCPU(), loadAverage())
+	stopProfile, err := startCPUProfile(v.GetString("cpuprofile"))
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	for i := 0; i < v.GetInt("runs"); i++ {
 		runtime.GC()
 		resetPeakRSS()

@@ -107,7 +107,8 @@ func hubConfig(v *viper.Viper) hub.Config {
 		HTTPTLSKey:  v.GetString("http-tls-key"),
 		Notify:      notifyConfig(v),
 		// The linkage rules in force: a file `linkage train` wrote.
-		LinkageRules: v.GetString("linkage-weights"),
+		LinkageRules:   v.GetString("linkage-weights"),
+		StreamReplicas: v.GetInt("stream-replicas"),
 	}
 }
 
@@ -131,6 +132,7 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 	hubFlags(cmd.Flags())
 	feedFlags(cmd.Flags())
 	serveSecurityFlags(cmd.Flags())
+	cmd.Flags().Int("stream-replicas", 1, "copies of each stream on a NATS cluster (3 on a three-node cluster); every instance must say the same")
 	return cmd
 }
 

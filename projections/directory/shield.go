@@ -25,19 +25,34 @@ func updateGuards(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	// Most batches touch no child that any review task names: then no
+	// guard can change (a guard exists only with an open task) and the
+	// rows' upsert has already set shielded from the child's own shield.
+	var any bool
+	if err := tx.QueryRow(ctx, `select exists(select 1 from review_tasks where child_id = any($1) or candidate_id = any($1))`, ids).Scan(&any); err != nil {
+		return fmt.Errorf("directory: guards: %w", err)
+	}
+	if !any {
+		return nil
+	}
+	// Set-based: the open tasks of every affected child as edges (both
+	// ways), joined once to the other side's own shield.
 	_, err := tx.Exec(ctx, `with touched as (select unnest($1::uuid[]) as id),
 		affected as (
 			select id from touched
 			union select t.candidate_id from review_tasks t join touched x on t.child_id = x.id
 			union select t.child_id from review_tasks t join touched x on t.candidate_id = x.id),
-		want as (
-			select a.id, (
-				select jsonb_build_object('candidates', jsonb_agg(s.child_id::text order by s.child_id), 'contact', min(s.shield_contact))
-				from review_tasks t join directory s
-				  on s.child_id = case when t.child_id = a.id then t.candidate_id else t.child_id end
-				where t.status = 'open' and (t.child_id = a.id or t.candidate_id = a.id) and s.shield_own and s.child_id <> a.id
-				having count(*) > 0) as guard
-			from affected a)
+		edges as (
+			select t.child_id as x, t.candidate_id as y from review_tasks t join affected a on a.id = t.child_id where t.status = 'open'
+			union all
+			select t.candidate_id, t.child_id from review_tasks t join affected a on a.id = t.candidate_id where t.status = 'open'),
+		guards as (
+			select e.x as id, jsonb_build_object('candidates', jsonb_agg(distinct s.child_id::text order by s.child_id::text),
+				'contact', min(s.shield_contact)) as guard
+			from edges e join directory s on s.child_id = e.y
+			where s.shield_own and s.child_id <> e.x
+			group by e.x),
+		want as (select a.id, g.guard from affected a left join guards g on g.id = a.id)
 		update directory d set guard = w.guard, shielded = d.shield_own or w.guard is not null
 		from want w
 		where d.child_id = w.id
