@@ -62,7 +62,7 @@ type Security struct {
 
 func (h *Hub) startSecurity(ctx, runCtx context.Context) error {
 	cfg := h.cfg.Auth
-	if err := natsjs.EnsureAuthStreams(ctx, h.NATS.JS); err != nil {
+	if err := natsjs.EnsureAuthStreams(ctx, h.NATS.JS, natsjs.WithReplicas(h.cfg.StreamReplicas)); err != nil {
 		return err
 	}
 	key, err := tokenKey(cfg.TokenKey, h.cfg.DataDir)
@@ -96,7 +96,7 @@ func (h *Hub) startSecurity(ctx, runCtx context.Context) error {
 	}
 	h.auditHTTP = &auditadapter.Routes{Store: h.AuditStore, Recorder: h.AuditLog, Thresholds: th, Log: h.log,
 		Restricted: directory.NewStore(h.DB).Restricted}
-	h.supervise(runCtx, "audit", h.AuditProj.Run)
+	h.leased(runCtx, h.AuditProj.Name, h.AuditProj.Run)
 	if cfg.BootstrapAdmin != "" {
 		if err := h.bootstrapAdmin(ctx, cfg.BootstrapAdmin); err != nil {
 			return err

@@ -61,6 +61,10 @@ type Config struct {
 	// LinkageRules is the path of a rules file written by `contactpoint
 	// linkage train`; empty runs the linker with the built-in defaults.
 	LinkageRules string
+
+	// StreamReplicas is how many copies of each stream a NATS cluster
+	// keeps (3 on a three-node cluster); 0 or 1 keeps one.
+	StreamReplicas int
 }
 
 // Hub is a running hub.
@@ -86,6 +90,7 @@ type Hub struct {
 	directoryOnce sync.Once
 	notifierOnce  sync.Once
 	cancel        context.CancelFunc
+	leases        leases
 }
 
 // Start opens everything and starts the background consumers and the HTTP
@@ -96,7 +101,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if h.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	if h.NATS, err = natsjs.Open(ctx, natsjs.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Agencies: cfg.NATSUsers}, log); err != nil {
+	if h.NATS, err = natsjs.Open(ctx, natsjs.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Agencies: cfg.NATSUsers, Replicas: cfg.StreamReplicas}, log); err != nil {
 		h.DB.Close()
 		return nil, err
 	}
@@ -247,20 +252,19 @@ func (h *Hub) supervise(ctx context.Context, name string, fn func(context.Contex
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		backoff := 100 * time.Millisecond
+		b := newBackoff()
 		for ctx.Err() == nil {
+			start := time.Now()
 			err := fn(ctx)
 			if ctx.Err() != nil {
 				return
 			}
-			h.log.Error("consumer failed; restarting from its checkpoint", "consumer", name, "err", err, "in", backoff)
+			wait := b.next(time.Since(start))
+			h.log.Error("consumer failed; restarting from its checkpoint", "consumer", name, "err", err, "in", wait)
 			select {
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			case <-ctx.Done():
 				return
-			}
-			if backoff < 10*time.Second {
-				backoff *= 2
 			}
 		}
 	}()
@@ -326,12 +330,12 @@ func (h *Hub) Caught(ctx context.Context) (bool, error) {
 // StartDirectory starts the directory projection (once) when
 // Config.DeferDirectory held it back.
 func (h *Hub) StartDirectory() {
-	h.directoryOnce.Do(func() { h.supervise(h.runCtx, "directory", h.Dir.Run) })
+	h.directoryOnce.Do(func() { h.leased(h.runCtx, directory.Name, h.Dir.Run) })
 }
 
 // StartLinker starts the linker (once) when Config.DeferLinker held it back.
 func (h *Hub) StartLinker() {
-	h.linkerOnce.Do(func() { h.supervise(h.runCtx, "linker", h.Linker.Run) })
+	h.linkerOnce.Do(func() { h.leased(h.runCtx, linker.CheckpointName, h.Linker.Run) })
 }
 
 // startNotifier builds the notifier when a channel is configured. It reads
@@ -344,6 +348,7 @@ func (h *Hub) startNotifier() error {
 	n, err := notifier.New(h.cfg.Notify, notifier.Deps{
 		Dial: func() (*nats.Conn, error) { return h.NATS.Dial("notifier") },
 		JS:   h.NATS.JS, DB: h.DB, Store: h.Store, Register: h.Registry, Audit: h.AuditLog, Log: h.log,
+		Replicas: h.cfg.StreamReplicas,
 	})
 	if err != nil {
 		return err
@@ -361,5 +366,5 @@ func (h *Hub) StartNotifier() {
 	if h.Notifier == nil {
 		return
 	}
-	h.notifierOnce.Do(func() { h.supervise(h.runCtx, "notifier", h.Notifier.Run) })
+	h.notifierOnce.Do(func() { h.leased(h.runCtx, "notifier", h.Notifier.Run) })
 }

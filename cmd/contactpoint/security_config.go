@@ -94,6 +94,7 @@ func serveSecurityFlags(fs *pflag.FlagSet) {
 	fs.String("bootstrap-admin", "admin", "username of the administrator enrolled on an empty register (first start); empty enrols none")
 	fs.String("http-tls-cert", "", "serve HTTPS with this certificate (PEM file; with --http-tls-key)")
 	fs.String("http-tls-key", "", "private key of --http-tls-cert (PEM file)")
+	fs.String("token-key", "", "key that signs sign-in tokens (64 hex digits or more); every instance of a fleet needs the same one; empty: <data-dir>/auth.key")
 	fs.Bool("secure-cookies", false, "mark session cookies Secure on every answer (behind a proxy that terminates TLS); they always are over HTTPS")
 	fs.StringSlice("trusted-proxies", nil, "addresses or CIDR prefixes of proxies whose X-Forwarded-Proto and X-Forwarded-Host the FHIR facade believes (repeatable)")
 	fs.Float64("fhir-rate-limit", 0, "FHIR requests a second per practitioner before 429 (0: no limit)")
@@ -105,6 +106,6 @@ func serveSecurityFlags(fs *pflag.FlagSet) {
 // unless the setting comes from the environment or the config file.
 func authConfig(v *viper.Viper) hub.AuthConfig {
 	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v), BootstrapAdmin: v.GetString("bootstrap-admin"),
-		SecureCookie: v.GetBool("secure-cookies"), TrustedProxies: v.GetStringSlice("trusted-proxies"),
+		SecureCookie: v.GetBool("secure-cookies"), TokenKey: v.GetString("token-key"), TrustedProxies: v.GetStringSlice("trusted-proxies"),
 		FHIRRate: v.GetFloat64("fhir-rate-limit"), FHIRBurst: v.GetInt("fhir-rate-burst")}
 }
