@@ -51,7 +51,10 @@ func (w *Writer) Record(ctx context.Context, e audit.Entry) error {
 	// a read that has happened is recorded whatever the client does.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout)
 	defer cancel()
-	if w.Keys != nil && len(e.Children) > 0 && len(e.Criteria) > 0 {
+	// Searches are sealed whether or not they found anyone: a search that
+	// found nobody (or found a child archived since) still holds the
+	// names and postcode typed, and erasure must be able to reach them.
+	if w.Keys != nil && len(e.Criteria) > 0 && (len(e.Children) > 0 || e.Action == audit.ActSearch) {
 		if err := seal(ctx, w.Keys, &e); err != nil {
 			return fmt.Errorf("%w: %v", audit.ErrUnavailable, err)
 		}

@@ -132,6 +132,7 @@ func (s *Server) searchChildren(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, br.code, br.msg)
 		return
 	}
+	s.includeArchived(r, &c)
 	res, status, err := s.search(r, c)
 	if err != nil {
 		br := err.(*badRequest)

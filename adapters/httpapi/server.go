@@ -81,6 +81,9 @@ type Server struct {
 	// Lags reports how far the linker and each projection are behind
 	// their streams, for GET /v1/status and /metrics; nil answers 503.
 	Lags func(context.Context) ([]checkpointed.Lag, error)
+	// Retention records retention exceptions and gives the lifecycle's
+	// day; nil answers the exception route 503.
+	Retention RetentionService
 }
 
 // Handler returns the routes.
@@ -99,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerFeeds(mux)
 	mux.HandleFunc("GET /v1/children", s.searchChildren)
 	mux.HandleFunc("GET /v1/children/{id}", s.getChild)
+	s.registerRetention(mux)
 	mux.HandleFunc("GET /v1/children/{id}/history", s.history)
 	mux.HandleFunc("GET /v1/audit/views/{seq}/replay", s.replayView)
 	mux.HandleFunc("POST /v1/children/{id}/corrections", s.correct)
@@ -163,6 +167,9 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	v, position, err := s.Store.GetAt(ctx, id)
+	if s.retired(w, r, id, err) {
+		return
+	}
 	if err == directory.ErrNotFound {
 		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "not-found", Subject: id.String(), Status: http.StatusNotFound}) {
 			return

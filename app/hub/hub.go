@@ -25,6 +25,7 @@ import (
 	"contactpoint/app/intake"
 	"contactpoint/app/linker"
 	"contactpoint/app/notifier"
+	"contactpoint/app/retention"
 	"contactpoint/domain/child"
 	"contactpoint/projections/directory"
 	"contactpoint/schemas"
@@ -62,6 +63,14 @@ type Config struct {
 	// linkage train`; empty runs the linker with the built-in defaults.
 	LinkageRules string
 
+	// Now is the hub's clock for the lifecycle (archive, erasure) and the
+	// HTTP handlers; nil is time.Now. Tests set it to cross a birthday.
+	Now func() time.Time
+	// LifecycleEvery is how often the lifecycle runs (archive and
+	// erasure, domain/retention): 0 is daily, negative never (tests run it
+	// by hand).
+	LifecycleEvery time.Duration
+
 	// StreamReplicas is how many copies of each stream a NATS cluster
 	// keeps (3 on a three-node cluster); 0 or 1 keeps one.
 	StreamReplicas int
@@ -79,6 +88,8 @@ type Hub struct {
 	Store  *directory.Store
 	HTTP   *http.Server
 	Feeds  *Feeds
+	// Retention runs the lifecycle of records (archive, exceptions, erasure).
+	Retention *retention.Service
 	// Notifier is nil when no notification channel is configured.
 	Notifier *notifier.Notifier
 	Security
@@ -173,8 +184,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	}
 
 	children := &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}
+	h.startLifecycle(children)
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
-		Children: children, Timeline: children, AuditEntries: h.AuditStore, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB), Lags: h.Lags}
+		Children: children, Timeline: children, AuditEntries: h.AuditStore, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB), Now: h.cfg.Now, Retention: h.Retention, Lags: h.Lags}
 	if h.Notifier != nil {
 		api.Notifications = h.Notifier.Parked
 	}

@@ -96,6 +96,10 @@ var Routes = map[string]Rule{
 	"POST /v1/agency-keys":                    {Audience: Staff, Roles: []string{RoleAdmin}},
 	"DELETE /v1/agency-keys/{id}":             {Audience: Staff, Roles: []string{RoleAdmin}},
 
+	// A record's end (domain/retention): stewards record exceptions;
+	// auditors read archived records for a stated reason.
+	"POST /v1/children/{id}/retention": {Audience: Staff, Roles: []string{RoleSteward}},
+	"GET /v1/archive/children/{id}":    {Audience: Staff, Roles: []string{RoleAuditor}},
 	"GET /v1/audit/children/{id}":      {Audience: Staff, Roles: []string{RoleAuditor}},
 	"GET /v1/audit/practitioners/{id}": {Audience: Staff, Roles: []string{RoleAuditor}},
 	"GET /v1/audit/signals":            {Audience: Staff, Roles: []string{RoleAuditor}},

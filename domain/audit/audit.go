@@ -24,6 +24,9 @@ const (
 	ActAuditQuery   = "audit-query"     // an auditor read the trail
 	ActReveal       = "break-glass-reveal"
 	ActRevealEnd    = "break-glass-end"
+	// ActRetention: a record archived, erased, or given a retention
+	// exception; Subject is the child, Reason the rule.
+	ActRetention = "retention"
 )
 
 // Outcomes.
@@ -50,8 +53,8 @@ type Entry struct {
 	// a key of the entry's own kept in PostgreSQL (audit_keys): erasing a
 	// child destroys the key, so every copy of the entry loses the
 	// criteria (names, postcodes) and keeps its ids. Criteria is then empty.
-	Sealed string `json:"sealed,omitempty"`
-	Subject  string            `json:"subject,omitempty"`  // practitioner or child id an action was about
+	Sealed  string `json:"sealed,omitempty"`
+	Subject string `json:"subject,omitempty"` // practitioner or child id an action was about
 	// Answer says what a record view was answered from, for replay.
 	Answer *Answer `json:"answer,omitempty"`
 }
