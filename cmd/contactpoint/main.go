@@ -40,7 +40,8 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("config", "", "config file (YAML, TOML or JSON); default ./contactpoint.yaml if present")
 	root.PersistentFlags().String("log-level", "info", "debug, info, warn or error")
-	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v), usersCmd(v), ingestCmd(v), quarantineCmd(v), linksCmd(v), linkageCmd(v), healthcheckCmd())
+	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v), usersCmd(v), ingestCmd(v), quarantineCmd(v), linksCmd(v), linkageCmd(v), healthcheckCmd(),
+		lifecycleCmd(v), backupCmd(v))
 	return root
 }
 
