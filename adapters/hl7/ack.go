@@ -18,6 +18,7 @@ type Problem struct {
 
 var codeText = map[int]string{
 	0:                        "Message accepted",
+	CodeSegmentSequenceError: "Segment sequence error",
 	CodeRequiredFieldMissing: "Required field missing",
 	CodeDataTypeError:        "Data type error",
 	CodeTableValueNotFound:   "Table value not found",
@@ -162,16 +163,58 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "")
 }
 
+// pointerLocations maps the record fields the hub's schema can refuse to
+// the HL7 field the mapping filled them from, longest prefix first, so
+// that a schema refusal points the sender at its own message (ERR-2) as a
+// mapping refusal does. A pointer outside the table has no location.
+var pointerLocations = []struct{ prefix, field string }{
+	{"/child/name/family", "PID-5.1"},
+	{"/child/name/given", "PID-5.2"},
+	{"/child/name/middle", "PID-5.3"},
+	{"/child/name", "PID-5"},
+	{"/child/previous_names", "PID-9"},
+	{"/child/birth_date", "PID-7"},
+	{"/child/gender", "PID-8"},
+	{"/child/identifiers/nhs_number", "PID-3"},
+	{"/child/identifiers", "PID-3"},
+	{"/child/address/postcode", "PID-11.5"},
+	{"/child/address/town", "PID-11.3"},
+	{"/child/address/lines", "PID-11.1"},
+	{"/child/address", "PID-11"},
+	{"/child/gp_practice/ods_code", "PD1-3"},
+	{"/child/gp_practice", "PD1-3"},
+	{"/source/record_id", "PID-3"},
+	{"/source/updated_at", "EVN-2"},
+	{"/merge", "MRG-1"},
+}
+
+// hl7Location is the HL7 location of a record field, "" when there is none.
+// Contacts are NK1 segments in order: /child/contacts/1/… is NK1[2].
+func hl7Location(ptr string) string {
+	if rest, ok := strings.CutPrefix(ptr, "/child/contacts/"); ok {
+		idx, _, _ := strings.Cut(rest, "/")
+		if n, err := strconv.Atoi(idx); err == nil && n >= 0 {
+			return "NK1[" + strconv.Itoa(n+1) + "]"
+		}
+	}
+	for _, l := range pointerLocations {
+		if ptr == l.prefix || strings.HasPrefix(ptr, l.prefix+"/") {
+			return l.field
+		}
+	}
+	return ""
+}
+
 // Problems turns field errors into ERR entries. Errors whose Field is an HL7
 // location keep it; schema errors (JSON pointers from the hub's validator)
-// are reported as application errors with the pointer in the message, as
-// they name the record the message became rather than the message.
+// carry the HL7 location the field came from (ERR-2, or ERR-1 before 2.5),
+// with the pointer and the reason in the readable message (ERR-8).
 func Problems(code int, fes []record.FieldError) []Problem {
 	out := make([]Problem, 0, len(fes))
 	for _, fe := range fes {
 		p := Problem{Field: fe.Field, Code: code, Message: fe.Message}
 		if strings.HasPrefix(fe.Field, "/") || fe.Field == "" {
-			p.Field = ""
+			p.Field = hl7Location(fe.Field)
 			p.Message = strings.TrimSpace(fe.Field + " " + fe.Message + " (" + fe.Rule + ")")
 			switch {
 			case fe.Rule == "required":

@@ -111,8 +111,8 @@ func TestProblemsFromSchemaErrors(t *testing.T) {
 		{Field: "PID-7", Rule: "date", Message: "bad"},
 	})
 	want := []Problem{
-		{Code: CodeDataTypeError, Message: "/child/birth_date in the future (format:child-birth-date)"},
-		{Code: CodeRequiredFieldMissing, Message: "/child/name missing (required)"},
+		{Field: "PID-7", Code: CodeDataTypeError, Message: "/child/birth_date in the future (format:child-birth-date)"},
+		{Field: "PID-5", Code: CodeRequiredFieldMissing, Message: "/child/name missing (required)"},
 		{Code: CodeApplicationError, Message: "/child/involvements/0/kind needs consent (sensitive-service-consent)"},
 		{Field: "PID-7", Code: CodeApplicationError, Message: "bad"},
 	}

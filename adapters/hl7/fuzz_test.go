@@ -72,7 +72,7 @@ func FuzzFrame(f *testing.F) {
 			if len(frame) > max {
 				t.Fatalf("frame of %d bytes exceeds max %d", len(frame), max)
 			}
-			if err == nil || errors.Is(err, ErrFrameTooLarge) {
+			if err == nil || errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrUnframed) {
 				if bytes.IndexByte(frame, EndBlock) >= 0 {
 					t.Fatalf("frame holds an end-of-block byte: %q", frame)
 				}

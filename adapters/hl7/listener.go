@@ -270,9 +270,25 @@ func (l *Listener) serveConn(ctx context.Context, conn net.Conn, tc *tls.Config)
 	br := bufio.NewReaderSize(conn, 32<<10)
 	for ctx.Err() == nil {
 		_ = conn.SetReadDeadline(time.Now().Add(l.cfg.IdleTimeout))
+		var outside int
 		frame, err := readFrame(br, l.cfg.MaxMessageBytes, func() {
 			_ = conn.SetReadDeadline(time.Now().Add(l.cfg.ReadTimeout))
-		})
+		}, &outside)
+		if outside > 0 {
+			// Bytes outside framing are never dropped unremarked: the count
+			// (never the bytes, which may be personal data) is logged, and
+			// a sender that stopped after them, or sent only them, gets AR
+			// in a frame saying why nothing it sent was stored.
+			l.log.Warn("bytes outside MLLP framing", "remote", remote, "bytes", outside)
+			if errors.Is(err, ErrUnframed) || errors.Is(err, ErrNoFrame) {
+				_ = conn.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout))
+				if werr := WriteFrame(conn, l.ack(nil, AckReject, "not MLLP framed", []Problem{{Code: CodeApplicationError,
+					Message: "bytes arrived outside MLLP framing (<VT> message <FS><CR>): nothing was stored"}})); werr != nil || errors.Is(err, ErrNoFrame) {
+					return
+				}
+				continue
+			}
+		}
 		var ack []byte
 		switch {
 		case errors.Is(err, ErrFrameTooLarge):
@@ -306,7 +322,7 @@ func (l *Listener) refusePeer(conn net.Conn, remote string, from Sender) {
 	l.log.Warn("connection refused: sender is not a configured peer", "remote", remote, "certificate_names", len(from.Names))
 	br := bufio.NewReaderSize(conn, 32<<10)
 	_ = conn.SetReadDeadline(time.Now().Add(l.cfg.ReadTimeout))
-	frame, err := readFrame(br, l.cfg.MaxMessageBytes, nil)
+	frame, err := readFrame(br, l.cfg.MaxMessageBytes, nil, nil)
 	if err != nil && !errors.Is(err, ErrFrameTooLarge) {
 		return
 	}
@@ -342,6 +358,18 @@ func (l *Listener) Handle(ctx context.Context, from Sender, raw []byte) []byte {
 		code, event = msg.Type()
 	}
 	logAttrs := []any{"control_id", controlID(msg), "type", code, "event", event}
+	if msg == nil || msg.Header() == nil {
+		// Without an MSH nothing says who sent it or what it is: the answer
+		// is AR for that reason, whatever else is wrong with the bytes. It
+		// is quarantined when the connection speaks for one system only.
+		he := &Error{Ack: AckReject, Code: CodeSegmentSequenceError, Errors: []record.FieldError{{Field: "MSH", Rule: "hl7-syntax",
+			Message: "no MSH segment: an HL7 v2 message begins with its MSH header"}}}
+		if origin.System == "" {
+			l.log.Warn("message refused: no MSH segment", append(logAttrs, "outcome", AckReject)...)
+			return l.ack(nil, AckReject, "no MSH segment", Problems(he.Code, he.Errors))
+		}
+		return l.refuse(sctx, nil, origin, raw, he, logAttrs)
+	}
 	if origin.System == "" {
 		l.log.Warn("message refused: unknown sending facility", logAttrs...)
 		return l.ack(msg, AckReject, "sending facility not configured", []Problem{{Field: "MSH-4", Code: CodeApplicationError,

@@ -250,7 +250,7 @@ func TestListenerOutcomes(t *testing.T) {
 		{name: "hub unavailable", sub: func() *recorder { return &recorder{fail: errors.New("jetstream down")} }, msg: valid, wantAck: AckReject, wantRef: "C1", wantErrCode: "207", wantText: "hub unavailable, resend"},
 		{name: "mapping error quarantined", msg: []byte(msg("A08", "PID|1||M1^^^^MR||Lee^Ann\r")), wantAck: AckError, wantRef: "C1", wantQuarantine: 1, wantRule: "required", wantErrCode: "101"},
 		{name: "not ADT rejected", msg: []byte(strings.Replace(string(valid), "ADT^A08", "ORU^R01", 1)), wantAck: AckReject, wantRef: "C1", wantQuarantine: 1, wantRule: "unsupported-message", wantErrCode: "200"},
-		{name: "unparseable rejected", msg: []byte("this is not HL7"), wantAck: AckReject, wantQuarantine: 1, wantRule: "hl7-syntax", wantErrCode: "102"},
+		{name: "no MSH rejected", msg: []byte("this is not HL7"), wantAck: AckReject, wantQuarantine: 1, wantRule: "hl7-syntax", wantErrCode: "100"},
 		{name: "merge as a canonical record", msg: mustRead(t, "a40_v251.hl7"), wantAck: AckAccept, wantRef: "MSG00040", wantRecords: 1},
 		{name: "merge with merger", merger: true, msg: mustRead(t, "a40_v251.hl7"), wantAck: AckAccept, wantRef: "MSG00040", wantRecords: 1},
 		{name: "quarantine unavailable", sub: func() *recorder { return &recorder{fail: errors.New("down")} }, msg: []byte("garbage"), wantAck: AckReject, wantText: "hub unavailable, resend"},

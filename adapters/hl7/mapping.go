@@ -23,6 +23,7 @@ const (
 
 // HL7 error codes (table 0357) used in ERR-3.
 const (
+	CodeSegmentSequenceError = 100
 	CodeRequiredFieldMissing = 101
 	CodeDataTypeError        = 102
 	CodeTableValueNotFound   = 103

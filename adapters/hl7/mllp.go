@@ -23,28 +23,54 @@ var ErrFrameTooLarge = errors.New("mllp: frame exceeds the maximum message size"
 // is not speaking MLLP, and the connection should be dropped.
 var ErrNoFrame = errors.New("mllp: no start-of-block byte")
 
+// ErrUnframed means the peer sent bytes outside any frame and then paused:
+// it is answered, and the connection read on.
+var ErrUnframed = errors.New("mllp: bytes outside MLLP framing")
+
 // ReadFrame reads one MLLP frame of at most max bytes and returns its
 // content without the framing bytes. io.EOF means the peer closed cleanly
 // between frames; io.ErrUnexpectedEOF that it closed inside one.
-func ReadFrame(r *bufio.Reader, max int) ([]byte, error) { return readFrame(r, max, nil) }
+func ReadFrame(r *bufio.Reader, max int) ([]byte, error) { return readFrame(r, max, nil, nil) }
 
 // readFrame calls started once the start byte has arrived, so that the
-// listener can swap its idle deadline for the shorter read deadline.
-func readFrame(r *bufio.Reader, max int, started func()) ([]byte, error) {
+// listener can swap its idle deadline for the shorter read deadline, and
+// sets *outside to the number of bytes that came before it outside any
+// frame, so that the listener can say so rather than drop them silently.
+func readFrame(r *bufio.Reader, max int, started func(), outside *int) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxMessageBytes
 	}
-	// Bytes between frames (stray newlines from some senders) are skipped, but
-	// only so many: past that the peer is not speaking MLLP.
+	// Bytes between frames (stray newlines from some senders, a message sent
+	// without framing) are skipped, but only so many: past that the peer is
+	// not speaking MLLP.
+	stray := 0 // bytes other than white space: line ends between frames are common and harmless
+	report := func() {
+		if outside != nil {
+			*outside = stray
+		}
+	}
 	for skipped := 0; ; skipped++ {
 		c, err := r.ReadByte()
 		if err != nil {
+			report()
 			return nil, err
 		}
 		if c == StartBlock {
+			report()
 			break
 		}
+		if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
+			stray++
+		}
+		if stray > 0 && r.Buffered() == 0 {
+			// The sender has stopped after bytes that began no frame:
+			// most likely a message sent without MLLP framing, waiting for
+			// an answer that would otherwise never come.
+			report()
+			return nil, ErrUnframed
+		}
 		if skipped >= max {
+			report()
 			return nil, ErrNoFrame
 		}
 	}
