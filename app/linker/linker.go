@@ -70,7 +70,7 @@ func DefaultConfig() Config {
 // WithRules puts a version of the rules in force.
 func (c Config) WithRules(r match.Rules) Config {
 	c.Rules, c.Weights, c.Thresholds = r, r.Weights, r.Thresholds
-	c.Weights.TF = r.Frequencies
+	c.Weights.TF, c.Weights.Variants = r.Frequencies, match.VariantSet(r.Variants)
 	return c
 }
 
@@ -352,6 +352,9 @@ type bridge struct {
 	// reason, when set, is why the pair is thought one child (a re-match),
 	// for the merge's decision.
 	reason string
+	// move, when set, is a record of a that belongs to b (strayTwinRecords):
+	// it moves, and the children stay two.
+	move *record.SourceKey
 }
 
 // process links a batch of feed messages: decide each in order against the
@@ -562,7 +565,70 @@ func (l *Linker) decide(p *plan, rec *record.Record, hash string, feedSeq uint64
 		events = append(events, l.reviewEvent(now, bestRef, bestSrc, key, best))
 	}
 	emit(x.ref(id), events...)
+	if f.NHS != "" || f.UPN != "" {
+		return l.strayTwinRecords(x.ref(id), &f)
+	}
 	return nil
+}
+
+// strayTwinRecords finds the records a twin's new child should take from
+// its twin. When a twin's first record arrives with no identifier, nothing
+// tells it from its twin's but the given name, and it may be linked to the
+// twin; when a record of it with its own identifier arrives, that record
+// makes a new child, as the identifiers conflict. A record of the twin's
+// child that has no identifier, is twin-like with the twin's own records
+// (same family, date of birth and household) but agrees with them on the
+// given name nowhere, and agrees with the new record's given name exactly
+// and scores higher with it than with anything its child holds, belongs to
+// the new child: it is moved there, as a split the linker makes.
+func (l *Linker) strayTwinRecords(newChild ref, f *match.Features) []bridge {
+	x := l.idx
+	var out []bridge
+	t := l.thresholds()
+	for _, c := range x.candidates(x.pendingKeys) {
+		if c == newChild || x.isNotLinked(c, newChild) {
+			continue
+		}
+		feats := x.features(c, nil)
+		conflict := false
+		for i := range feats {
+			v := match.Compare(f, &feats[i])
+			if v[match.FieldNHS] == match.Disagree || v[match.FieldUPN] == match.Disagree {
+				conflict = true
+				break
+			}
+		}
+		if !conflict {
+			continue
+		}
+		for i := range feats {
+			s := &feats[i]
+			if s.NHS != "" || s.UPN != "" {
+				continue
+			}
+			d := match.Decide(*f, *s, l.cfg.Weights, t)
+			if d.Outcome != match.Link || d.Vector[match.FieldGiven] != match.Exact {
+				continue
+			}
+			stray, own := true, 0.0
+			for j := range feats {
+				if j == i {
+					continue
+				}
+				dj := match.Decide(*s, feats[j], l.cfg.Weights, t)
+				own = max(own, dj.Score)
+				if dj.Vector[match.FieldGiven] == match.Exact || !match.TwinLike(dj.Vector) {
+					stray = false
+				}
+			}
+			if stray && d.Score > own {
+				if k, ok := x.sourceKeyOf(c, i); ok {
+					out = append(out, bridge{a: c, b: newChild, move: &k})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // reviewEvent asks a steward whether the record's child is candidate, with
@@ -619,6 +685,12 @@ func (l *Linker) resolveBridges(ctx context.Context, bridges []bridge) error {
 	for _, br := range bridges {
 		a, b := x.resolve(br.a), x.resolve(br.b)
 		if a == b || x.isNotLinked(a, b) {
+			continue
+		}
+		if br.move != nil {
+			if err := l.moveRecord(ctx, a, b, *br.move); err != nil {
+				return err
+			}
 			continue
 		}
 		if br.authoritative {
@@ -694,6 +766,31 @@ func (l *Linker) rematch(r ref, key record.SourceKey, f *match.Features, now tim
 		}
 	}
 	return nil
+}
+
+// moveRecord moves one record of child a to child b, as a split by the
+// linker: a twin's record found on its twin (strayTwinRecords).
+func (l *Linker) moveRecord(ctx context.Context, a, b ref, k record.SourceKey) error {
+	x := l.idx
+	from, to := x.children[a].id, x.children[b].id
+	if len(x.children[a].srcs) < 2 {
+		return nil
+	}
+	p, _, err := l.planSplit(ctx, from, []record.SourceKey{k}, to, child.Decision{By: ByLinker,
+		Reason: "a twin's record: it agrees with this child's own record on the given name, and with its twin's nowhere"})
+	if errors.Is(err, ErrUnknownSource) || errors.Is(err, ErrSplitEverything) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := l.append(ctx, p); err != nil {
+		return err
+	}
+	for _, id := range p.order {
+		x.apply(id, p.per[id].batch)
+	}
+	return l.carryShield(ctx, from, to, "split")
 }
 
 // bestCandidate scores the record against every candidate child, found

@@ -69,7 +69,7 @@ func (l *Linker) Rescore(rules match.Rules) (RescoreReport, error) {
 
 func rescore(x *Index, rules match.Rules) RescoreReport {
 	w := rules.Weights
-	w.TF = rules.Frequencies
+	w.TF, w.Variants = rules.Frequencies, match.VariantSet(rules.Variants)
 	t := rules.Thresholds.ForPopulation(x.Children())
 	rep := RescoreReport{Version: rules.Version, Changes: []Change{}}
 	var keys []uint64

@@ -22,6 +22,9 @@ type TrainOptions struct {
 	// MinLinkedPairs is the fewest identifier-linked pairs m is learnt
 	// from; with fewer, EM estimates it.
 	MinLinkedPairs int
+	// MinVariantChildren is the fewest children whose records must show a
+	// pair of given names for it to be learnt as a variant.
+	MinVariantChildren int
 	// UpToSeq is the CHILDREN sequence the index was read to, for the record.
 	UpToSeq uint64
 	Now     time.Time
@@ -29,7 +32,7 @@ type TrainOptions struct {
 
 // DefaultTrainOptions suit an area of up to a few million records.
 func DefaultTrainOptions() TrainOptions {
-	return TrainOptions{RandomPairs: 500_000, MaxPairs: 4_000_000, Iterations: 200, MinNameCount: 10, MinLinkedPairs: 1000}
+	return TrainOptions{RandomPairs: 500_000, MaxPairs: 4_000_000, Iterations: 200, MinNameCount: 10, MinLinkedPairs: 1000, MinVariantChildren: 3}
 }
 
 // Train estimates the next version of the rules from the area's own data,
@@ -89,6 +92,14 @@ func Train(x *Index, prior match.Rules, opt TrainOptions) match.Rules {
 		stride = (est + opt.MaxPairs - 1) / opt.MaxPairs
 	}
 	var pairs, linked []match.ComparisonVector
+	// Given names that one child's identifier-linked records disagree on,
+	// once a child.
+	type variantOf struct {
+		child ref
+		a, b  string
+	}
+	variantSeen := map[variantOf]bool{}
+	var names [][2]string
 	var keys []uint64
 	var other []match.Features
 	method := ""
@@ -114,6 +125,16 @@ func Train(x *Index, prior match.Rules, opt TrainOptions) match.Rules {
 				pairs = append(pairs, v)
 				if c == own && (v[match.FieldNHS] == match.Exact || v[match.FieldUPN] == match.Exact) {
 					linked = append(linked, v)
+					if g := v[match.FieldGiven]; g == match.Disagree || g == match.Weak {
+						k := variantOf{own, a.Given, other[i].Given}
+						if k.b < k.a {
+							k.a, k.b = k.b, k.a
+						}
+						if !variantSeen[k] {
+							variantSeen[k] = true
+							names = append(names, [2]string{k.a, k.b})
+						}
+					}
 				}
 			}
 		}
@@ -152,6 +173,7 @@ func Train(x *Index, prior match.Rules, opt TrainOptions) match.Rules {
 		Weights:     w,
 		Thresholds:  prior.Thresholds,
 		Frequencies: match.EstimateFrequencies(given, family, children, opt.MinNameCount),
+		Variants:    match.LearnVariants(names, opt.MinVariantChildren),
 	}
 }
 

@@ -121,6 +121,9 @@ func IdentifierContradicted(v ComparisonVector) bool {
 
 func decide(a, b *Features, w *Weights, t Thresholds) Decision {
 	v := Compare(a, b)
+	if g := v[FieldGiven]; (g == Disagree || g == Weak) && w.Variants != nil && w.Variants[orderedPair(a.Given, b.Given)] {
+		v[FieldGiven] = Close
+	}
 	d := Decision{Score: w.Score(v), Vector: v}
 	if w.TF != nil {
 		g, f := w.termFrequency(a, b, v)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type Rules struct {
 	// Frequencies, when present, adjust an exact name agreement for how
 	// common the name is in the area (see Frequencies).
 	Frequencies *Frequencies `json:"frequencies,omitempty"`
+	// Variants are pairs of given names the area's own records use for one
+	// child (see LearnVariants): compared, they agree as nicknames do.
+	Variants [][2]string `json:"variants,omitempty"`
 }
 
 // Training says what a version of the rules was estimated from.
@@ -69,8 +73,57 @@ func ParseRules(b []byte) (Rules, error) {
 	if fr := r.Frequencies; fr != nil && !(fr.Floor > 0 && fr.Floor < 1) {
 		return r, fmt.Errorf("linkage rules: term-frequency floor %g must lie between 0 and 1", fr.Floor)
 	}
+	for _, v := range r.Variants {
+		if v[0] == "" || v[1] == "" || v[0] == v[1] {
+			return r, fmt.Errorf("linkage rules: name variant %q is not two different names", v)
+		}
+	}
 	r.Weights.TF = r.Frequencies
+	r.Weights.Variants = VariantSet(r.Variants)
 	return r, nil
+}
+
+// VariantSet indexes variant pairs for Weights.Variants.
+func VariantSet(pairs [][2]string) map[[2]string]bool {
+	if len(pairs) == 0 {
+		return nil
+	}
+	m := make(map[[2]string]bool, len(pairs))
+	for _, p := range pairs {
+		m[orderedPair(p[0], p[1])] = true
+	}
+	return m
+}
+
+func orderedPair(a, b string) [2]string {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]string{a, b}
+}
+
+// LearnVariants finds the given names the area records for one child that
+// the nickname table does not know: from pairs of records known to be one
+// child (sharing an NHS number or UPN), the pairs of first given names
+// compared as different or only alike in sound, kept when at least
+// minChildren children show the same pair — a keying slip is one child's,
+// a short form the area uses ("Amy" for "Amelia") is many children's. The
+// result is sorted.
+func LearnVariants(pairs [][2]string, minChildren int) [][2]string {
+	count := map[[2]string]int{}
+	for _, p := range pairs {
+		if p[0] != "" && p[1] != "" && p[0] != p[1] {
+			count[orderedPair(p[0], p[1])]++
+		}
+	}
+	var out [][2]string
+	for p, n := range count {
+		if n >= max(minChildren, 1) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] || (out[i][0] == out[j][0] && out[i][1] < out[j][1]) })
+	return out
 }
 
 // Frequencies are the shares of the area's children bearing each given and

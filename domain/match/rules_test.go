@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"contactpoint/domain/record"
 )
 
 func TestParseRules(t *testing.T) {
@@ -40,6 +42,40 @@ func TestParseRules(t *testing.T) {
 			t.Errorf("%s: error %v, want one about %q", tt.name, err, tt.err)
 		case tt.err == "" && (got.Weights.TF == nil || got.Weights.TF.Family["smith"] != 0.09):
 			t.Errorf("%s: frequencies not put in force: %+v", tt.name, got.Weights.TF)
+		}
+	}
+}
+
+// TestLearnedVariants: a pair of given names many children's linked
+// records show is learnt, a one-off slip is not, and a learnt pair compares
+// as nicknames do, twin guard included.
+func TestLearnedVariants(t *testing.T) {
+	var seen [][2]string
+	for range 5 {
+		seen = append(seen, [2]string{"amy", "amelia"}, [2]string{"amelia", "amy"})
+	}
+	seen = append(seen, [2]string{"amu", "amy"})
+	got := LearnVariants(seen, 3)
+	if len(got) != 1 || got[0] != [2]string{"amelia", "amy"} {
+		t.Fatalf("learnt %v, want only amelia/amy", got)
+	}
+	w, th := DefaultWeights(), DefaultThresholds()
+	a := FeaturesOf(with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Amelia", Family: "Hughes"} }))
+	b := FeaturesOf(with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Amy", Family: "Hughes"} }))
+	tests := []struct {
+		name     string
+		variants map[[2]string]bool
+		given    Level
+		outcome  Outcome
+	}{
+		{"without the learnt pair: a twin with another name", nil, Disagree, New},
+		{"with it: the same child", VariantSet(got), Close, Link},
+	}
+	for _, tt := range tests {
+		w.Variants = tt.variants
+		d := Decide(a, b, w, th)
+		if d.Vector[FieldGiven] != tt.given || d.Outcome != tt.outcome {
+			t.Errorf("%s: given %v, %s by %s", tt.name, d.Vector[FieldGiven], d.Outcome, d.Rule)
 		}
 	}
 }

@@ -19,6 +19,9 @@ type Weights struct {
 	// TF, when set, adjusts exact name agreements for the name's own
 	// frequency (Rules.Frequencies); nil leaves every name alike.
 	TF *Frequencies `json:"-"`
+	// Variants, when set, are given-name pairs learnt from the area
+	// (Rules.Variants), which compare as nicknames.
+	Variants map[[2]string]bool `json:"-"`
 }
 
 // DefaultWeights are reasoned from how children's records vary, for use
