@@ -1,0 +1,306 @@
+package hub_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"contactpoint/adapters/web/webtest"
+	"contactpoint/domain/access"
+)
+
+// TestBrowserJourneys: every role signs in to the pages in a real browser
+// (Chromium), lands on its own page with a navigation of what its roles
+// allow, does its main work and sees the result. Every page visited passes
+// axe-core at WCAG 2.2 AA and is saved as a screenshot. The pages use the
+// JSON API, so what they show is what the access policy lets through: the
+// shielded child's pages are checked for its hidden values.
+func TestBrowserJourneys(t *testing.T) {
+	b := webtest.New(t)
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	base := "http://" + h.Addr()
+
+	// Olivia, the same child as the school knows her after a move (a review
+	// task), her twin Amelia (shielded later), and a record refused for a
+	// forbidden field (the quarantine).
+	moved := olivia
+	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
+	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	twin := olivia
+	twin.id, twin.given, twin.nhs = "H2", "Amelia", "4010232137"
+	send(t, h, olivia, twin)
+	send(t, h, moved)
+	oliviaID, twinID := childOf(t, h, "health", "pas", "H1"), childOf(t, h, "health", "pas", "H2")
+	bad := strings.Replace(string(example(t, "health")), `"child":{`, `"child":{"notes":"seen in clinic",`, 1)
+	if code, _ := post(t, h, "health", "application/json", []byte(bad)); code != http.StatusUnprocessableEntity {
+		t.Fatalf("the record with notes was not quarantined: %d", code)
+	}
+
+	signIn := func(t *testing.T, username string, roles ...string) *webtest.Page {
+		c := enrol(t, h, username, roles...)
+		p := b.Page(t)
+		p.SignIn(base, c.Username, c.Password, code(t, c.TOTPSecret))
+		return p
+	}
+	landsOn := func(t *testing.T, p *webtest.Page, title string, nav ...string) {
+		t.Helper()
+		if got := p.Text("#view h1"); got != title {
+			t.Fatalf("landed on %q, want %q", got, title)
+		}
+		if got := p.Nav(); !slices.Equal(got, nav) {
+			t.Fatalf("navigation %v, want %v", got, nav)
+		}
+	}
+
+	t.Run("practitioner", func(t *testing.T) {
+		p := signIn(t, "web.practitioner", access.RolePractitioner)
+		landsOn(t, p, "Find a child", "Find a child")
+		p.Checked("practitioner-search")
+
+		// Too little to go on: the API's refusal is shown, then cleared by
+		// the next search that succeeds.
+		p.Fill("#search-form", "family", "Hughes")
+		p.Press("#search-form", "Search")
+		p.Wait("the refusal", `document.getElementById("message").textContent !== ""`)
+		shapes := []map[string]string{
+			{"family": "Hughes", "birth_date": "2015-03-14"},
+			{"family": "Hughes", "age_from": "10", "age_to": "12"},
+			{"family": "Hughes", "postcode": "LS6 2AB"},
+			{"nhs_number": "9434765919"},
+			{"upn": "T821200714001"},
+		}
+		for _, s := range shapes {
+			p.JS(`document.getElementById("search-form").reset(); "ok"`)
+			for k, v := range s {
+				p.Fill("#search-form", k, v)
+			}
+			p.Press("#search-form", "Search")
+			p.Wait("results for "+strings.Join(slices.Collect(mapKeys(s)), "+"), `document.querySelectorAll("#results li a").length > 0`)
+			if msg := p.Text("#message"); msg != "" {
+				t.Fatalf("the error stayed after a search that succeeded: %q", msg)
+			}
+		}
+		p.JS(`document.getElementById("search-form").reset(); "ok"`)
+		p.Fill("#search-form", "nhs_number", "9434765919")
+		p.Press("#search-form", "Search")
+		p.WaitText("#results", "Olivia")
+		p.Checked("practitioner-results")
+
+		// The record has its own address: reload and back work.
+		p.Press("#results", "Olivia Hughes")
+		p.WaitText("#view", "Whom to contact")
+		if !strings.Contains(p.JS(`location.hash`), oliviaID) {
+			t.Fatalf("the record's URL does not name the child: %s", p.JS(`location.hash`))
+		}
+		txt := p.Text("#view")
+		for _, want := range []string{"14 March 2015", "from the hospital's record, updated ", "the agency that keeps this fact is preferred", "Sarah Hughes (mother)"} {
+			if !strings.Contains(txt, want) {
+				t.Errorf("record page lacks %q: %s", want, txt)
+			}
+		}
+		p.Checked("practitioner-record")
+		p.Reload()
+		p.WaitText("#view", "Whom to contact")
+		p.Back()
+		p.WaitText("#results", "Olivia")
+
+		p.Press("#results", "Olivia Hughes")
+		p.WaitText("#view", "Indicate my involvement")
+		p.Fill("#view", "service", "School nursing")
+		p.Fill("#view", "phone", "0113 496 0000")
+		p.Press("#view", "Indicate my involvement")
+		p.WaitText("#view", "Your involvement is recorded.")
+
+		// Fits a 375 px phone without sideways scrolling.
+		p.Viewport(375, 800)
+		p.Reload()
+		p.WaitText("#view", "Whom to contact")
+		if w := p.JS(`String(document.documentElement.scrollWidth)`); w != "375" {
+			t.Errorf("the record page is %s px wide on a 375 px screen", w)
+		}
+		p.Checked("practitioner-record-mobile")
+	})
+
+	t.Run("keyboard", func(t *testing.T) {
+		c := enrol(t, h, "web.keyboard", access.RolePractitioner)
+		p := b.Page(t)
+		p.Go(base + "/")
+		p.Wait("the sign-in form", `!document.getElementById("signin").hidden`)
+		tabTo := func(what, test string) {
+			t.Helper()
+			for range 40 {
+				if p.JS(`(() => { const e = document.activeElement; return String(!!e && !!(`+test+`)); })()`) == "true" {
+					return
+				}
+				p.Keys("\t")
+			}
+			t.Fatalf("Tab never reached %s (focus on %s)", what, p.Focused())
+		}
+		tabTo("the username", `e.name === "username"`)
+		p.Keys(c.Username + "\t" + c.Password + "\t" + code(t, c.TOTPSecret) + "\r")
+		p.Wait("signed in", `document.querySelector("#search-form")`)
+		tabTo("the NHS number", `e.name === "nhs_number"`)
+		p.Keys("9434765919\r")
+		p.WaitText("#results", "Olivia")
+		tabTo("the result", `e.tagName === "A" && e.closest("#results")`)
+		p.Keys("\r")
+		p.WaitText("#view", "Whom to contact")
+		tabTo("the involvement form", `e.name === "service"`)
+		p.Keys("Keyboard service")
+		tabTo("the phone", `e.name === "phone"`)
+		p.Keys("0113 496 0999\r")
+		p.WaitText("#view", "Your involvement is recorded.")
+	})
+
+	t.Run("data steward", func(t *testing.T) {
+		p := signIn(t, "web.steward", access.RoleSteward)
+		landsOn(t, p, "Review queue", "Find a child", "Review queue", "Quarantine", "Parked")
+		p.Fill("#view form", "order", "score")
+		p.Press("#view form", "Filter")
+		p.Wait("ordered by score", `location.hash.includes("order=score")`)
+		p.WaitText("#view table", "Task ")
+		p.Checked("steward-reviews")
+
+		p.JS(`document.querySelector("#view table a").click(); "ok"`)
+		p.WaitText("#view", "Side by side")
+		p.WaitText("#view table", "birth")
+		p.Checked("steward-review-task")
+		p.Fill("#view", "reason", "same child, moved house")
+		p.Press("#view", "Link (same child)")
+		p.WaitText("#view", "Linked: the children are merged into")
+
+		p.Go(base + "/#/manage/" + oliviaID)
+		p.WaitText("#view", "Every event of this child")
+		p.WaitText("#view", "education/sims/E1")
+		p.Check("#view", "sources", "education/sims/E1")
+		p.JS(`[...document.querySelectorAll("#view section")].find((s) => s.querySelector("h2").textContent === "Split records off").querySelector("[name=reason]").value = "not the same child"; "ok"`)
+		p.JS(`[...document.querySelectorAll("#view section")].find((s) => s.querySelector("h2").textContent === "Split records off").querySelector("button.secondary").click(); "ok"`)
+		p.WaitText("#view", "Preview — nothing has been changed")
+		p.Checked("steward-timeline-and-tools")
+
+		p.Go(base + "/#/quarantine")
+		p.WaitText("#view table", "notes")
+		p.Checked("steward-quarantine")
+		p.JS(`document.querySelector("#view table a").click(); "ok"`)
+		p.WaitText("#view", "Fix and resubmit")
+		p.JS(`(() => { const t = document.querySelector("#view textarea"); const r = JSON.parse(t.value); delete r.child.notes; t.value = JSON.stringify(r); return "ok"; })()`)
+		p.Checked("steward-quarantine-entry")
+		p.Press("#view", "Resubmit")
+		p.WaitText("#view", "Resubmitted")
+
+		p.Go(base + "/#/parked")
+		p.WaitText("#view", "Messages that could not be applied")
+		p.Checked("steward-parked")
+	})
+
+	t.Run("shield officer", func(t *testing.T) {
+		p := signIn(t, "web.shield", access.RoleShield)
+		landsOn(t, p, "Shields", "Find a child", "Shields")
+		p.WaitText("#view", "due by")
+		p.Fill("#view", "child", twinID)
+		p.Fill("#view", "requested_by", "social worker 4471")
+		p.Fill("#view", "review_date", "2027-06-30")
+		p.Fill("#view", "contact", "Leeds shield team, 0113 000 0000")
+		p.Press("#view", "Apply shield")
+		p.WaitText("#view", "Shield applied")
+		p.Checked("shield-officer-shields")
+	})
+
+	t.Run("shielded child as a practitioner", func(t *testing.T) {
+		waitProjected(t, h)
+		p := signIn(t, "web.ordinary", access.RolePractitioner)
+		p.Go(base + "/#/search?family=Hughes&birth_date=2015-03-14")
+		p.WaitText("#results", "Amelia")
+		if !strings.Contains(p.JS(`[...document.querySelectorAll("#results li")].find((li) => li.textContent.includes("Amelia")).textContent`), "Shielded") {
+			t.Fatal("the shielded child is not marked shielded in the results")
+		}
+		p.Checked("practitioner-results-shielded")
+		p.Go(base + "/#/child/" + twinID)
+		p.WaitText("#view", "Contact: Leeds shield team")
+		page := p.Text("main")
+		for _, hidden := range []string{"Elm Grove", "LS6", "Sarah", "07700", "hospital", "pas", "mother"} {
+			if strings.Contains(page, hidden) {
+				t.Errorf("the shielded child's page shows %q: %s", hidden, page)
+			}
+		}
+		p.Checked("practitioner-record-shielded")
+		p.Go(base + "/#/search?family=Hughes&postcode=LS6%202AB")
+		p.Wait("the postcode search", `document.querySelector("#results li") || document.getElementById("message").textContent`)
+		if strings.Contains(p.Text("main"), "Amelia") {
+			t.Error("a postcode search found the shielded child")
+		}
+	})
+
+	t.Run("auditor", func(t *testing.T) {
+		waitAudited(t, h)
+		p := signIn(t, "web.auditor", access.RoleAuditor)
+		landsOn(t, p, "Audit", "Audit")
+		p.WaitText("#view", "Misuse signals")
+		p.Fill("#view section", "child", oliviaID)
+		p.Press("#view section", "Show")
+		p.WaitText("#view", "Download as CSV")
+		if got := p.JS(`fetch(document.querySelector("a[download]").href).then((r) => r.headers.get("Content-Type"))`); !strings.HasPrefix(got, "text/csv") {
+			t.Errorf("the CSV download answered %q", got)
+		}
+		p.Checked("auditor-child")
+		p.Press("#view", "Replay")
+		p.WaitText("#view", "Shown: ")
+		p.Checked("auditor-replay")
+	})
+
+	t.Run("administrator", func(t *testing.T) {
+		p := signIn(t, "web.admin", access.RoleAdmin)
+		landsOn(t, p, "Register", "Register", "Agency keys", "Parked")
+		p.WaitText("#view table", "web.steward")
+		p.Fill("#view section", "username", "new.starter")
+		p.Fill("#view section", "name", "New Starter")
+		p.Fill("#view section", "organisation", "Leeds City Council")
+		p.Fill("#view section", "job_role", "School nurse")
+		p.Check("#view section", "roles", "practitioner")
+		p.Fill("#view section", "check_type", "enhanced-dbs")
+		p.Fill("#view section", "vetted", "2026-01-10")
+		p.Fill("#view section", "vetting_expires", "2029-01-10")
+		p.Fill("#view section", "trained", "2026-01-12")
+		p.Fill("#view section", "training_expires", "2026-12-20")
+		p.Press("#view section", "Add")
+		p.WaitText("#view", "Authenticator secret")
+		p.Checked("administrator-register")
+		p.Reload()
+		p.WaitText("#view table", "expires soon")
+		p.Press("#view table", "New Starter")
+		p.WaitText("#view", "Status")
+		p.Press("#view", "Suspend")
+		p.WaitText("#view", "Status is now suspended")
+		p.Press("#view", "Reinstate")
+		p.WaitText("#view", "Status is now active")
+		p.Checked("administrator-practitioner")
+
+		p.Go(base + "/#/keys")
+		p.WaitText("#view", "Issue a key")
+		p.Fill("#view section", "system", "browser-test")
+		p.Press("#view section", "Issue")
+		p.WaitText("#view", "cpk_")
+		p.Reload()
+		p.WaitText("#view table", "browser-test")
+		p.Checked("administrator-keys")
+		p.JS(`document.querySelector("#view table button").click(); "ok"`)
+		p.Wait("the key revoked", `![...document.querySelectorAll("#view table button")].length || document.querySelector("#view table").textContent.includes("UTC")`)
+
+		p.Go(base + "/#/parked")
+		p.WaitText("#view", "Notices that could not be delivered")
+		p.Checked("administrator-parked")
+	})
+	t.Logf("screenshots in %s", b.Shots)
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
