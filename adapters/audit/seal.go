@@ -45,8 +45,14 @@ func seal(ctx context.Context, pool *pgxpool.Pool, e *audit.Entry) error {
 	// The entry id is the additional data: a sealed blob moved to another
 	// entry does not open.
 	ct := gcm.Seal(nonce, nonce, plain, []byte(e.ID))
+	// A search that found nobody names no children; the column takes an
+	// empty list, not NULL.
+	children := e.Children
+	if children == nil {
+		children = []string{}
+	}
 	if _, err := pool.Exec(ctx, `insert into audit_keys (entry_id, key, children) values ($1, $2, $3) on conflict (entry_id) do nothing`,
-		e.ID, key, e.Children); err != nil {
+		e.ID, key, children); err != nil {
 		return fmt.Errorf("seal criteria: store key: %w", err)
 	}
 	e.Sealed, e.Criteria = base64.StdEncoding.EncodeToString(ct), nil
