@@ -12,10 +12,12 @@ import (
 // (which knows nothing of profiles). They are the rules of UK Core Patient
 // the hub's resources can break, not the whole profile.
 const (
-	ukCorePatient   = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
-	nhsSystem       = "https://fhir.nhs.uk/Id/nhs-number"
-	verificationExt = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
-	verificationCS  = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+	ukCorePatient = UKCorePatientProfile
+	// UKCorePatientProfile is the profile a Patient must claim.
+	UKCorePatientProfile = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
+	nhsSystem            = "https://fhir.nhs.uk/Id/nhs-number"
+	verificationExt      = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+	verificationCS       = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 )
 
 // relationshipSystems are those UK Core's person relationship type draws on.
