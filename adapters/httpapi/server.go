@@ -127,6 +127,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /fhir/.well-known/smart-configuration", s.fhirSmart)
 	s.registerParked(mux)
 	s.registerNotifications(mux)
+	s.registerQuality(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	if s.Audit == nil {
 		s.Audit = audit.Discard{}

@@ -156,7 +156,7 @@ func TestBrowserJourneys(t *testing.T) {
 
 	t.Run("data steward", func(t *testing.T) {
 		p := signIn(t, "web.steward", access.RoleSteward)
-		landsOn(t, p, "Review queue", "Find a child", "Review queue", "Quarantine", "Parked")
+		landsOn(t, p, "Review queue", "Find a child", "Review queue", "Quarantine", "Data quality", "Parked")
 		p.Fill("#view form", "order", "score")
 		p.Press("#view form", "Filter")
 		p.Wait("ordered by score", `location.hash.includes("order=score")`)
@@ -193,6 +193,15 @@ func TestBrowserJourneys(t *testing.T) {
 		p.Go(base + "/#/parked")
 		p.WaitText("#view", "Messages that could not be applied")
 		p.Checked("steward-parked")
+
+		// Data quality: figures per agency system, charts drawn as SVG by
+		// the hub and loaded as images under the pages' policy.
+		p.Go(base + "/#/quality")
+		p.WaitText("#view", "Freshness")
+		p.WaitText("#view", "royal-infirmary-pas")
+		p.WaitText("#view", "forbidden-field")
+		p.Wait("the charts", `[...document.querySelectorAll("#view img")].length === 3 && [...document.querySelectorAll("#view img")].every((i) => i.complete && i.naturalWidth > 0)`)
+		p.Checked("steward-quality")
 	})
 
 	t.Run("shield officer", func(t *testing.T) {
@@ -252,7 +261,7 @@ func TestBrowserJourneys(t *testing.T) {
 
 	t.Run("administrator", func(t *testing.T) {
 		p := signIn(t, "web.admin", access.RoleAdmin)
-		landsOn(t, p, "Register", "Register", "Agency keys", "Parked")
+		landsOn(t, p, "Register", "Data quality", "Register", "Agency keys", "Parked")
 		p.WaitText("#view table", "web.steward")
 		p.Fill("#view section", "username", "new.starter")
 		p.Fill("#view section", "name", "New Starter")

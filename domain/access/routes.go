@@ -107,6 +107,9 @@ var Routes = map[string]Rule{
 
 	// Parked messages name streams, sequences and reasons, never content.
 	"GET /v1/parked": {Audience: Staff, Roles: []string{RoleSteward, RoleAdmin}},
+	// Data quality: counts per agency and system, never a child's data.
+	"GET /v1/quality":               {Audience: Staff, Roles: []string{RoleSteward, RoleAdmin}},
+	"GET /v1/quality/charts/{name}": {Audience: Staff, Roles: []string{RoleSteward, RoleAdmin}},
 	// Metrics are for operators, who scrape as an administrator: the
 	// figures say how the hub runs, which is no one else's business.
 	"GET /metrics": {Audience: Staff, Roles: []string{RoleAdmin}},

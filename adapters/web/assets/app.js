@@ -20,6 +20,7 @@ const PAGES = [
   { hash: "#/search", label: "Find a child", roles: READERS },
   { hash: "#/reviews", label: "Review queue", roles: [R.steward] },
   { hash: "#/quarantine", label: "Quarantine", roles: [R.steward] },
+  { hash: "#/quality", label: "Data quality", roles: [R.steward, R.admin] },
   { hash: "#/shields", label: "Shields", roles: [R.shield] },
   { hash: "#/audit", label: "Audit", roles: [R.auditor] },
   { hash: "#/register", label: "Register", roles: [R.admin] },
@@ -800,7 +801,8 @@ async function parkedPage() {
 async function qualityPage() {
   page("Data quality");
   const d = await api("GET", "/v1/quality");
-  view().append(el("p", "As of " + dateTime(d.generated_at) + ", over the last " + d.days + " days.", { class: "hint" }));
+  view().append(el("p", "As of " + dateTime(d.generated_at) + ", over the last " + d.days + " days. Records are counted on the day of their latest statement.", { class: "hint" }));
+  if (d.quarantine_partial) view().append(el("p", "The quarantine is larger than one report reads: its figures cover the first " + d.quarantine_scanned + " entries.", { class: "notice" }));
   const chart = (title, name) => {
     const fig = el("figure");
     fig.append(el("img", null, { src: "/v1/quality/charts/" + name, alt: title + " (the figures are in the table below)" }), el("figcaption", title));
