@@ -240,3 +240,36 @@ func TestRematchOnUpdate(t *testing.T) {
 		}
 	}
 }
+
+// TestTwinsRecordMovesToItsOwnChild: a twin's first record, with no
+// identifier and a name a letter from its twin's, is linked to the twin;
+// when a record of it with its own NHS number arrives, the stray record
+// moves to the new child, as a split the linker makes.
+func TestTwinsRecordMovesToItsOwnChild(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	mollie := olivia
+	mollie.given = "Mollie"
+	millieSchool := mollie
+	millieSchool.agency, millieSchool.system, millieSchool.id, millieSchool.nhs, millieSchool.given = "education", "sims", "E1", "", "Millie"
+	millie := mollie
+	millie.id, millie.nhs, millie.given = "H2", "4010232137", "Millie"
+	send(t, h, mollie)
+	send(t, h, millieSchool)
+	a := childOf(t, h, "health", "pas", "H1")
+	if childOf(t, h, "education", "sims", "E1") != a {
+		t.Skip("the school's record was not linked to the twin; nothing to move")
+	}
+	send(t, h, millie)
+	b := childOf(t, h, "health", "pas", "H2")
+	if b == a {
+		t.Fatal("twins with different NHS numbers were linked")
+	}
+	if got := childOf(t, h, "education", "sims", "E1"); got != b {
+		t.Fatalf("the school's record of Millie stayed on %s, want her own child %s", got, b)
+	}
+	var reason string
+	if err := h.DB.QueryRow(context.Background(), `select reason from linkage_decisions where kind = 'moved-out'`).Scan(&reason); err != nil || reason == "" {
+		t.Fatalf("no split recorded: %q %v", reason, err)
+	}
+}
