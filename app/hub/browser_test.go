@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"contactpoint/adapters/web/webtest"
 	"contactpoint/domain/access"
@@ -174,11 +175,20 @@ func TestBrowserJourneys(t *testing.T) {
 		p.Go(base + "/#/manage/" + oliviaID)
 		p.WaitText("#view", "Every event of this child")
 		p.WaitText("#view", "education/sims/E1")
-		p.Check("#view", "sources", "education/sims/E1")
-		p.JS(`[...document.querySelectorAll("#view section")].find((s) => s.querySelector("h2").textContent === "Split records off").querySelector("[name=reason]").value = "not the same child"; "ok"`)
-		p.JS(`[...document.querySelectorAll("#view section")].find((s) => s.querySelector("h2").textContent === "Split records off").querySelector("button.secondary").click(); "ok"`)
-		p.WaitText("#view", "Preview — nothing has been changed")
+		p.Check("#s-split-records-off", "sources", "education/sims/E1")
+		p.Fill("#s-split-records-off", "reason", "not the same child")
+		p.Press("#s-split-records-off", "Preview")
+		p.WaitText("#s-split-records-off", "Preview — nothing has been changed")
 		p.Checked("steward-timeline-and-tools")
+		p.Fill("#s-correct-a-value", "field", "gender")
+		p.Fill("#s-correct-a-value", "gender", "female")
+		p.Fill("#s-correct-a-value", "reason", "confirmed with the school")
+		p.Press("#s-correct-a-value", "Correct")
+		p.WaitText("#s-correct-a-value", "Corrected.")
+		p.Fill("#s-the-record-as-of-a-date", "date", time.Now().UTC().Format(time.DateOnly))
+		p.Press("#s-the-record-as-of-a-date", "Show the record then")
+		p.WaitText("#view", "As the directory showed it on")
+		p.Checked("steward-record-as-of")
 
 		p.Go(base + "/#/quarantine")
 		p.WaitText("#view table", "notes")
@@ -215,6 +225,14 @@ func TestBrowserJourneys(t *testing.T) {
 		p.Press("#view", "Apply shield")
 		p.WaitText("#view", "Shield applied")
 		p.Checked("shield-officer-shields")
+		// Lifting is the same page's other form; the child is shielded
+		// again at once for the ordinary practitioner's check below.
+		p.Fill("#s-lift-a-shield", "child", twinID)
+		p.Fill("#s-lift-a-shield", "reason", "applied to the wrong twin, reapplied")
+		p.Press("#s-lift-a-shield", "Lift shield")
+		p.WaitText("#s-lift-a-shield", "Shield lifted")
+		p.Press("#s-apply-a-shield", "Apply shield")
+		p.Wait("the shield applied again", `document.querySelector("#s-apply-a-shield .result").textContent.includes("Shield applied") && !document.getElementById("message").textContent`)
 	})
 
 	t.Run("shielded child as a practitioner", func(t *testing.T) {
@@ -257,6 +275,14 @@ func TestBrowserJourneys(t *testing.T) {
 		p.Press("#view", "Replay")
 		p.WaitText("#view", "Shown: ")
 		p.Checked("auditor-replay")
+		prac, err := h.Registry.ByUsername(t.Context(), "web.practitioner")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Fill("#s-what-this-practitioner-viewed", "practitioner", prac.ID)
+		p.Press("#s-what-this-practitioner-viewed", "Show")
+		p.WaitText("#s-what-this-practitioner-viewed", "search")
+		p.Checked("auditor-practitioner")
 	})
 
 	t.Run("administrator", func(t *testing.T) {

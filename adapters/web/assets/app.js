@@ -142,9 +142,12 @@ function page(title) {
   view().replaceChildren(h);
   return h;
 }
+// section adds a titled part of a page; its id, from the title, lets a link
+// or a test name it (#s-split-records-off), and labels it for screen readers.
 function section(title, parent) {
-  const s = el("section");
-  s.append(el("h2", title));
+  const id = "s-" + title.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  const s = el("section", null, { id, "aria-labelledby": id + "-h" });
+  s.append(el("h2", title, { id: id + "-h" }));
   (parent || view()).append(s);
   return s;
 }
@@ -505,8 +508,8 @@ async function loadReveals(s, since) {
   box.append(el("p", d.count + " since " + longDate(d.since)));
   result(s, box);
   box.append(table(d.reveals, [
-    ["Child", (r) => link(r.child_id, "#/child/" + r.child_id)], ["Who", (r) => r.by_name || r.by || r.practitioner],
-    ["When", (r) => dateTime(r.at || r.revealed_at)], ["Reason", (r) => r.reason], ["Details", (r) => value(r)],
+    ["Child", (r) => link(r.child_id, "#/child/" + r.child_id)], ["Practitioner", (r) => r.practitioner_id],
+    ["Revealed", (r) => dateTime(r.revealed_at)], ["Until", (r) => dateTime(r.until)], ["Reason given", (r) => r.reason],
   ], "Reveals"));
 }
 
@@ -786,7 +789,7 @@ async function parkedPage() {
   const jobs = [];
   if (has(R.admin)) {
     const n = section("Notices that could not be delivered");
-    jobs.push(api("GET", "/v1/notifications/parked").then((d) => result(n, table(d.parked, [["Notice", (x) => x.id], ["Kind", (x) => x.kind], ["Why", (x) => x.reason || x.error], ["When", (x) => dateTime(x.parked_at || x.at)],
+    jobs.push(api("GET", "/v1/notifications/parked").then((d) => result(n, table(d.parked, [["Notice", (x) => x.id], ["Message", (x) => x.stream + " " + x.seq], ["Kind", (x) => x.kind], ["Why", (x) => x.reason], ["Attempts", (x) => x.attempts], ["Parked", (x) => dateTime(x.parked_at)],
       ["Retry", (x) => el("button", "Retry", { type: "button", class: "secondary", on: { click: () => api("POST", "/v1/notifications/parked/" + encodeURIComponent(x.id) + "/retry").then(() => result(n, "Retry queued.", "ok")).catch(fail) } })]], d.count + " parked")))
       .catch((e) => result(n, e.message)));
   }
