@@ -128,6 +128,7 @@ func (s *Server) postFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, rep)
 	case errors.Is(err, fileimport.ErrUnreadable):
 		writeJSON(w, http.StatusUnprocessableEntity, rep)
+	case s.intakeRefused(w, err, "file"):
 	default:
 		s.Log.Error("file import failed", "agency", agency, "system", sys.System, "format", o.Format, "records", rep.Records, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "event-log-unavailable",

@@ -84,6 +84,9 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
 	outs, err := s.Intake.SubmitJSON(ctx, o, raws)
+	if err != nil && s.intakeRefused(w, err, "http") {
+		return
+	}
 	if err != nil {
 		s.Log.Error("intake failed", "agency", agency, "records", len(raws), "err", err)
 		writeError(w, http.StatusServiceUnavailable, "event-log-unavailable",

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"contactpoint/adapters/metrics"
 	"contactpoint/adapters/parked"
 )
 
@@ -26,6 +27,8 @@ func (s *Server) registerParked(mux *http.ServeMux) {
 	if s.Lags != nil {
 		reg.MustRegister(lagCollector{s.Lags})
 	}
+	reg.MustRegister(metrics.Collectors()...)
+	reg.MustRegister(s.Collectors...)
 	mux.HandleFunc("GET /v1/status", s.status)
 	// Behind the access policy like every staff route: administrators only
 	// (domain/access/routes.go), so a scraper signs in as one.

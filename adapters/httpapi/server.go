@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"contactpoint/adapters/httpjson"
 	"contactpoint/adapters/parked"
@@ -81,6 +82,10 @@ type Server struct {
 	// Lags reports how far the linker and each projection are behind
 	// their streams, for GET /v1/status and /metrics; nil answers 503.
 	Lags func(context.Context) ([]checkpointed.Lag, error)
+	// Ready answers GET /readyz's checks; nil is always ready.
+	Ready func(context.Context) []Check
+	// Collectors are further metrics for /metrics (the hub's leases).
+	Collectors []prometheus.Collector
 	// Retention records retention exceptions and gives the lifecycle's
 	// day; nil answers the exception route 503.
 	Retention RetentionService
@@ -129,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerNotifications(mux)
 	s.registerQuality(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.registerOps(mux)
 	if s.Audit == nil {
 		s.Audit = audit.Discard{}
 	}
@@ -136,7 +142,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Mount != nil {
 		h = s.Mount(mux)
 	}
-	return fhirErrors(recoverer(s.Log, plainParams(h)))
+	return s.observe(mux, fhirErrors(recoverer(s.Log, plainParams(h))))
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,11 @@ const (
 type leases struct {
 	mu   sync.Mutex
 	held map[string]bool
+}
+
+// opsState is what the operators' side of the hub keeps between checks.
+type opsState struct {
+	backlog atomic.Uint64 // the linker's lag behind FEEDS, as last read
 }
 
 func (l *leases) set(name string, held bool) {

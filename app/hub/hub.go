@@ -74,6 +74,14 @@ type Config struct {
 	// StreamReplicas is how many copies of each stream a NATS cluster
 	// keeps (3 on a three-node cluster); 0 or 1 keeps one.
 	StreamReplicas int
+	// ReadyMaxLag is how many messages behind its stream a writer this
+	// instance runs may be while GET /readyz answers ready; 0 is
+	// DefaultReadyMaxLag.
+	ReadyMaxLag uint64
+	// IntakeMaxBacklog is how far the linker may fall behind FEEDS
+	// before intake refuses new records (HTTP 429, MLLP AR); 0 never
+	// refuses.
+	IntakeMaxBacklog uint64
 }
 
 // Hub is a running hub.
@@ -102,12 +110,16 @@ type Hub struct {
 	notifierOnce  sync.Once
 	cancel        context.CancelFunc
 	leases        leases
+	opsState
 }
 
 // Start opens everything and starts the background consumers and the HTTP
 // server. Close stops them.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	h := &Hub{cfg: cfg, log: log}
+	if err := preflight(cfg); err != nil {
+		return nil, err
+	}
 	var err error
 	if h.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
@@ -190,6 +202,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if h.Notifier != nil {
 		api.Notifications = h.Notifier.Parked
 	}
+	api.Audit = timedAudit{h.AuditLog}
+	api.Ready = h.Ready
+	api.Collectors = append(api.Collectors, leaseCollector{h})
+	h.startOps(runCtx)
 	proxies, perr := httpapi.ParseTrustedProxies(cfg.Auth.TrustedProxies)
 	if perr != nil {
 		h.Close()

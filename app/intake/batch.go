@@ -59,6 +59,8 @@ func (s *Service) CheckJSON(o Origin, raw []byte) (*record.Record, []record.Fiel
 
 // Pending is a published batch whose acknowledgements have not been read.
 type Pending struct {
+	s    *Service
+	o    Origin
 	outs []Outcome
 	futs []jetstream.PubAckFuture
 }
@@ -70,7 +72,10 @@ func (p *Pending) Len() int { return len(p.outs) }
 // waiting for the event log: batches published one after another keep
 // their order, and Wait collects the outcomes.
 func (s *Service) Publish(o Origin, cs []Checked) (*Pending, error) {
-	p := &Pending{outs: make([]Outcome, len(cs)), futs: make([]jetstream.PubAckFuture, len(cs))}
+	if err := s.admit(); err != nil {
+		return nil, err
+	}
+	p := &Pending{s: s, o: o, outs: make([]Outcome, len(cs)), futs: make([]jetstream.PubAckFuture, len(cs))}
 	for i, c := range cs {
 		var (
 			f   jetstream.PubAckFuture
@@ -96,10 +101,12 @@ func (p *Pending) Wait(ctx context.Context) ([]Outcome, error) {
 	for i, f := range p.futs {
 		out, err := wait(ctx, f, p.outs[i])
 		if err != nil {
-			return nil, fmt.Errorf("intake record %d: %w", i, err)
+			return nil, fmt.Errorf("intake record %d: %w", i, p.s.classify(err))
 		}
 		p.outs[i] = out
 	}
+	p.s.stored()
+	counted(p.o, p.outs...)
 	return p.outs, nil
 }
 

@@ -23,8 +23,9 @@ import (
 
 // Service validates and appends feed records.
 type Service struct {
-	js jetstream.JetStream
-	v  *schemas.Validator
+	js  jetstream.JetStream
+	v   *schemas.Validator
+	adm admission
 }
 
 // New returns an intake service writing to js.
@@ -41,6 +42,9 @@ type Item struct {
 // to FEEDS and the rest to QUARANTINE, pipelining the publishes so that a
 // batch costs one round trip, not one per record. Outcomes are in input order.
 func (s *Service) SubmitJSON(ctx context.Context, o Origin, raws [][]byte) ([]Outcome, error) {
+	if err := s.admit(); err != nil {
+		return nil, err
+	}
 	out := make([]Outcome, len(raws))
 	futs := make([]jetstream.PubAckFuture, len(raws))
 	for i, raw := range raws {
@@ -73,11 +77,13 @@ func (s *Service) SubmitJSON(ctx context.Context, o Origin, raws [][]byte) ([]Ou
 				}
 			}
 		case err := <-f.Err():
-			return nil, fmt.Errorf("intake record %d: event log did not confirm: %w", i, err)
+			return nil, fmt.Errorf("intake record %d: event log did not confirm: %w", i, s.classify(err))
 		case <-ctx.Done():
 			return nil, fmt.Errorf("intake: %w", ctx.Err())
 		}
 	}
+	s.stored()
+	counted(o, out...)
 	return out, nil
 }
 
@@ -85,6 +91,9 @@ func (s *Service) SubmitJSON(ctx context.Context, o Origin, raws [][]byte) ([]Ou
 // into a canonical record: the record is checked against the schema exactly
 // as JSON input is, and original is what a quarantine keeps.
 func (s *Service) SubmitRecord(ctx context.Context, o Origin, original []byte, rec *record.Record) (Outcome, error) {
+	if err := s.admit(); err != nil {
+		return Outcome{}, err
+	}
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("encode record: %w", err)
@@ -102,7 +111,13 @@ func (s *Service) SubmitRecord(ctx context.Context, o Origin, original []byte, r
 	if err != nil {
 		return Outcome{}, err
 	}
-	return wait(ctx, f, out)
+	out, err = wait(ctx, f, out)
+	if err != nil {
+		return out, s.classify(err)
+	}
+	s.stored()
+	counted(o, out)
+	return out, nil
 }
 
 // Quarantine implements Submitter.
@@ -112,7 +127,11 @@ func (s *Service) Quarantine(ctx context.Context, o Origin, original []byte, rea
 	if err != nil {
 		return Outcome{}, err
 	}
-	return wait(ctx, f, out)
+	out, err = wait(ctx, f, out)
+	if err == nil {
+		counted(o, out)
+	}
+	return out, err
 }
 
 func wait(ctx context.Context, f jetstream.PubAckFuture, out Outcome) (Outcome, error) {

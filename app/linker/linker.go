@@ -460,6 +460,8 @@ func (l *Linker) link(ctx context.Context, msgs []jetstream.Msg) (uint64, []park
 	if err := l.append(ctx, p); err != nil {
 		return 0, nil, err
 	}
+	// Counted once landed: a batch that fails is decided again.
+	countDecisions(&p)
 	if err := l.resolveBridges(ctx, bridges); err != nil {
 		return 0, nil, err
 	}

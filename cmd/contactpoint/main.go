@@ -35,11 +35,16 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return loadConfig(v, cmd)
+			if err := loadConfig(v, cmd); err != nil {
+				return err
+			}
+			return checkConfig(v, cmd)
 		},
 	}
 	root.PersistentFlags().String("config", "", "config file (YAML, TOML or JSON); default ./contactpoint.yaml if present")
 	root.PersistentFlags().String("log-level", "info", "debug, info, warn or error")
+	root.PersistentFlags().String("log-format", "text", "text or json (one JSON object a line, for a log collector)")
+	root.AddCommand(versionCmd())
 	root.AddCommand(serveCmd(v), replayCmd(v), seedCmd(v), demoCmd(v), benchCmd(v), usersCmd(v), ingestCmd(v), quarantineCmd(v), linksCmd(v), linkageCmd(v), healthcheckCmd(),
 		lifecycleCmd(v), backupCmd(v))
 	return root
@@ -91,6 +96,9 @@ func logger(v *viper.Viper) *slog.Logger {
 	if err := lvl.UnmarshalText([]byte(v.GetString("log-level"))); err != nil {
 		lvl = slog.LevelInfo
 	}
+	if v.GetString("log-format") == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
@@ -108,8 +116,10 @@ func hubConfig(v *viper.Viper) hub.Config {
 		HTTPTLSKey:  v.GetString("http-tls-key"),
 		Notify:      notifyConfig(v),
 		// The linkage rules in force: a file `linkage train` wrote.
-		LinkageRules:   v.GetString("linkage-weights"),
-		StreamReplicas: v.GetInt("stream-replicas"),
+		LinkageRules:     v.GetString("linkage-weights"),
+		StreamReplicas:   v.GetInt("stream-replicas"),
+		ReadyMaxLag:      v.GetUint64("ready-max-lag"),
+		IntakeMaxBacklog: v.GetUint64("intake-max-backlog"),
 	}
 }
 
@@ -134,6 +144,8 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 	feedFlags(cmd.Flags())
 	serveSecurityFlags(cmd.Flags())
 	cmd.Flags().Int("stream-replicas", 1, "copies of each stream on a NATS cluster (3 on a three-node cluster); every instance must say the same")
+	cmd.Flags().Uint64("ready-max-lag", hub.DefaultReadyMaxLag, "GET /readyz answers not ready while a writer this instance runs is more messages than this behind its stream")
+	cmd.Flags().Uint64("intake-max-backlog", 1_000_000, "intake refuses records (HTTP 429 with Retry-After, MLLP AR) while the linker is more FEEDS messages than this behind; 0 never refuses")
 	return cmd
 }
 

@@ -33,6 +33,8 @@ var readers = []string{RolePractitioner, RoleShield, RoleSteward, RoleChildProte
 // route means adding its line, and a test holds the two lists together.
 var Routes = map[string]Rule{
 	"GET /healthz":                    {Audience: Public},
+	"GET /readyz":                     {Audience: Public}, // readiness: checks by name, no data
+	"GET /version":                    {Audience: Public}, // the build: version and revision, no data
 	"GET /{$}":                        {Audience: Public}, // the practitioners' pages: static, data only through the API below
 	"GET /assets/{name}":              {Audience: Public},
 	"POST /v1/auth/login":             {Audience: Public},

@@ -46,7 +46,23 @@ type viewerKey struct{}
 // WithViewer returns ctx carrying the authenticated viewer. Only the
 // authentication middleware calls it.
 func WithViewer(ctx context.Context, v Viewer) context.Context {
+	if slot, ok := ctx.Value(slotKey{}).(*ViewerSlot); ok {
+		slot.ID = v.ID
+	}
 	return context.WithValue(ctx, viewerKey{}, v)
+}
+
+// ViewerSlot receives the id of the viewer that authentication finds
+// further down a request's handlers, for the request's log line, which is
+// written outside them.
+type ViewerSlot struct{ ID string }
+
+type slotKey struct{}
+
+// WithViewerSlot returns ctx carrying an empty slot that WithViewer fills.
+func WithViewerSlot(ctx context.Context) (context.Context, *ViewerSlot) {
+	s := &ViewerSlot{}
+	return context.WithValue(ctx, slotKey{}, s), s
 }
 
 // ViewerFrom returns the viewer in ctx, if any.
