@@ -10,9 +10,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"contactpoint/adapters/httpapi"
+	"contactpoint/adapters/metrics"
 	"contactpoint/adapters/natsjs"
 	"contactpoint/app/linker"
-	"contactpoint/adapters/metrics"
 	"contactpoint/domain/audit"
 	"contactpoint/projections/checkpointed"
 )
