@@ -446,6 +446,27 @@ async function recordPage(id, q) {
     view().append(p);
   }
   if (has(R.shield)) shieldForms(view(), v.id);
+  if (has(R.cp) && v.notice && v.notice.shielded && !asOf) revealSection(v.id);
+}
+
+// revealSection is break-glass for the child-protection role: a reason, the
+// warning acknowledged, then the record in full for a short time. The API
+// records it, tells the shield officers and raises a misuse signal.
+function revealSection(id) {
+  const s = section("Break-glass reveal");
+  s.append(el("p", "Only to protect a child from harm now. The reveal is recorded, reported to the shield officers and investigated.", { class: "notice" }));
+  const enc = encodeURIComponent(id);
+  s.append(form([
+    { name: "reason", label: "Why you must see this record now (10 to 500 characters)", type: "textarea", rows: 3, required: true, wide: true },
+    { name: "acknowledge_warning", label: "I understand that this reveal is recorded and investigated", type: "checkboxes", options: ["yes"] },
+  ], "Reveal the record", (b) => api("POST", "/v1/children/" + enc + "/reveal", { reason: b.reason || "", acknowledge_warning: (b.acknowledge_warning || []).includes("yes") })
+    .then((d) => {
+      const box = el("div", null, { class: "preview" });
+      box.append(el("p", d.warning + " Shown until " + dateTime(d.until) + ".", { class: "notice" }));
+      renderRecord(d.child, box);
+      box.append(el("button", "Leave the record", { type: "button", on: { click: () => api("DELETE", "/v1/children/" + enc + "/reveal").then(() => result(s, "You have left the record.", "ok")).catch(fail) } }));
+      result(s, box);
+    }).catch(fail)));
 }
 
 function involvementSection(id) {
@@ -532,6 +553,11 @@ async function reviewsPage(q) {
   if (q.get("after")) nav.append(el("button", "Previous page", { type: "button", class: "secondary", on: { click: () => history.back() } }), " ");
   if (d.next) nav.append(link("Next page", "#/reviews?" + qs({ reason: q.get("reason") || "", order: q.get("order") || "", after: d.next })));
   view().append(nav);
+  const ex = section("Links between records and children");
+  ex.append(el("a", "Download every source record's child (CSV)", { href: "/v1/links/export", download: "links.csv" }));
+  const rules = section("Linkage rules in force");
+  api("GET", "/v1/linkage/rules").then((r) => rules.append(dl([["Version", r.version], ["Trained", r.trained_at ? dateTime(r.trained_at) : "not trained: the prior weights"],
+    ["Thresholds", value(r.thresholds)], ["Weights", value(r.weights)]]))).catch((e) => rules.append(el("p", e.message)));
 }
 
 async function reviewPage(task) {
@@ -792,6 +818,12 @@ async function parkedPage() {
     jobs.push(api("GET", "/v1/notifications/parked").then((d) => result(n, table(d.parked, [["Notice", (x) => x.id], ["Message", (x) => x.stream + " " + x.seq], ["Kind", (x) => x.kind], ["Why", (x) => x.reason], ["Attempts", (x) => x.attempts], ["Parked", (x) => dateTime(x.parked_at)],
       ["Retry", (x) => el("button", "Retry", { type: "button", class: "secondary", on: { click: () => api("POST", "/v1/notifications/parked/" + encodeURIComponent(x.id) + "/retry").then(() => result(n, "Retry queued.", "ok")).catch(fail) } })]], d.count + " parked")))
       .catch((e) => result(n, e.message)));
+  }
+  if (has(R.admin)) {
+    const st = section("How far each consumer is behind");
+    jobs.push(api("GET", "/v1/status").then((d) => result(st, table(d.consumers, [["Consumer", (x) => x.name], ["Stream", (x) => x.stream], ["Applied up to", (x) => x.checkpoint],
+      ["Stream head", (x) => x.head], ["Behind", (x) => x.events_behind], ["Oldest waiting (s)", (x) => Math.round(x.seconds_behind)]], d.caught_up ? "All caught up" : "Catching up")))
+      .catch((e) => result(st, e.message)));
   }
   const m = section("Messages that could not be applied");
   jobs.push(api("GET", "/v1/parked").then((d) => result(m, table(d.parked, [["Stream", (x) => x.stream], ["Sequence", (x) => x.seq], ["Consumer", (x) => x.consumer], ["Reason", (x) => x.reason], ["Detail", (x) => x.detail], ["When", (x) => dateTime(x.parked_at)]], d.count + " parked")))
