@@ -89,6 +89,13 @@ function dateTime(s) {
   if (isNaN(d)) return s;
   return longDate(s) + " " + String(d.getUTCHours()).padStart(2, "0") + ":" + String(d.getUTCMinutes()).padStart(2, "0") + " UTC";
 }
+// shortDateTime is for tables, where a long date would wrap: "1 Dec 2026, 10:33".
+function shortDateTime(s) {
+  const d = new Date(s || "");
+  if (isNaN(d)) return s || "";
+  return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()].slice(0, 3) + " " + d.getUTCFullYear() + ", " +
+    String(d.getUTCHours()).padStart(2, "0") + ":" + String(d.getUTCMinutes()).padStart(2, "0");
+}
 function sourceName(src) {
   if (!src) return "an unknown source";
   const sys = (src.system || "").toLowerCase();
@@ -392,7 +399,8 @@ function renderRecord(v, parent) {
   const pairs = [];
   fact(pairs, "Date of birth", v.birth_date, (d) => longDate(d) + " (" + age(d) + ")");
   fact(pairs, "Gender", v.gender);
-  fact(pairs, "NHS number", v.nhs_number);
+  // NHS numbers are read in groups of three, three and four.
+  fact(pairs, "NHS number", v.nhs_number, (n) => String(n).replace(/^(\d{3})(\d{3})(\d{4})$/, "$1 $2 $3"));
   fact(pairs, "UPN", v.upn);
   fact(pairs, "Address", v.address, address);
   fact(pairs, "School", v.school, (s) => [s.name, s.phone].filter(Boolean).join(", "));
@@ -596,7 +604,7 @@ async function managePage(id) {
   const tl = section("Timeline");
   const hist = api("GET", "/v1/children/" + enc + "/history").then((d) => {
     tl.append(table(d.events || d.history || [], [
-      ["#", (e) => e.seq], ["When", (e) => dateTime(e.event && (e.event.at || e.event.time))], ["What", (e) => e.event && e.event.type],
+      ["#", (e) => e.seq], ["When (UTC)", (e) => shortDateTime(e.event && e.event.at)], ["What", (e) => e.event && e.event.type],
       ["Child", (e) => (e.child_id !== id ? e.child_id : "")], ["Details", (e) => value(Object.fromEntries(Object.entries(e.event || {}).filter(([k]) => !["type", "at", "time"].includes(k))))],
     ], "Every event of this child, in log order"));
   }).catch((e) => tl.append(el("p", e.message)));
@@ -662,7 +670,7 @@ async function quarantinePage(q) {
   (b) => { location.hash = "#/quarantine?" + qs(b); }));
   const d = await api("GET", "/v1/quarantine?" + qs({ agency: q.get("agency") || "", system: q.get("system") || "", resolved: q.get("resolved") || "", after: q.get("after") || "" }));
   view().append(table(d.entries, [
-    ["Entry", (e) => link("Entry " + e.seq, "#/quarantine/" + e.seq)], ["Received", (e) => dateTime(e.time)], ["From", (e) => [e.agency, e.system].filter(Boolean).join("/")],
+    ["Entry", (e) => link("Entry " + e.seq, "#/quarantine/" + e.seq)], ["Received (UTC)", (e) => shortDateTime(e.time)], ["From", (e) => [e.agency, e.system].filter(Boolean).join("/")],
     ["Format", (e) => e.format], ["Why", (e) => (e.shielded ? "Shielded" : (e.reasons || []).map((r) => r.field + ": " + r.rule).join("; "))], ["Resolved", (e) => (e.resolved ? "yes" : "")],
   ], "Refused input"));
   if (d.next) {
@@ -689,9 +697,9 @@ async function quarantineEntry(seq) {
 // ---- auditor ----
 
 function auditTable(d) {
-  return table(d.entries, [["#", (e) => e.seq], ["When", (e) => dateTime(e.at)], ["Who", (e) => e.actor_name || e.actor], ["Organisation", (e) => e.organisation],
+  return table(d.entries, [["#", (e) => e.seq], ["When (UTC)", (e) => shortDateTime(e.at)], ["Who", (e) => e.actor_name || e.actor], ["Organisation", (e) => e.organisation],
     ["Action", (e) => e.action + (e.outcome && e.outcome !== "ok" ? " (" + e.outcome + ")" : "")], ["Reason", (e) => e.reason], ["Criteria", (e) => value(e.criteria)],
-    ["Children", (e) => value(e.children)],
+    ["Children", (e) => el("span", (e.children || []).join(" "), { class: "ids" })],
     ["Replay", (e) => (e.action === "view" && e.answer ? el("button", "Replay", { type: "button", class: "secondary", on: { click: () => { location.hash = "#/audit?replay=" + e.seq; } } }) : "")]],
   d.count + " entries");
 }
