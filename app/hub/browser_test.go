@@ -122,6 +122,12 @@ func TestBrowserJourneys(t *testing.T) {
 			t.Errorf("the record page is %s px wide on a 375 px screen", w)
 		}
 		p.Checked("practitioner-record-mobile")
+		p.Back()
+		p.WaitText("#results", "Olivia")
+		if w := p.JS(`String(document.documentElement.scrollWidth)`); w != "375" {
+			t.Errorf("the search page is %s px wide on a 375 px screen", w)
+		}
+		p.Checked("practitioner-search-mobile")
 	})
 
 	t.Run("keyboard", func(t *testing.T) {
