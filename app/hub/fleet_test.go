@@ -24,6 +24,7 @@ import (
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/postgres"
 	"contactpoint/adapters/postgres/pgtest"
+	"contactpoint/app/hub"
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 	"contactpoint/projections/directory"
@@ -394,4 +395,87 @@ func waitCaught(t *testing.T, pool *pgxpool.Pool, js jetstream.JetStream) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestStewardCommandsReachTheLinkersInstance runs two hubs on one NATS
+// server and one database: a merge and its preview asked of the instance
+// that does not hold the linker's lease are carried out by the one that
+// does, and refusals come back by name.
+func TestStewardCommandsReachTheLinkersInstance(t *testing.T) {
+	natsURL := externalNATS(t)
+	dbURL := pgtest.NewDatabase(t)
+	key := strings.Repeat("ab", 32)
+	start := func() *hub.Hub {
+		cfg := hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: dbURL, NATSURL: natsURL}
+		cfg.Auth.TokenKey = key
+		return startHub(t, cfg)
+	}
+	a := start()
+	defer a.Close()
+	b := start()
+	defer b.Close()
+	if code, body := post(t, a, "health", "application/x-ndjson", ndjson(population(4))); code != http.StatusAccepted {
+		t.Fatalf("%d %v", code, body)
+	}
+	var holder, other *hub.Hub
+	deadline := time.Now().Add(20 * time.Second)
+	for holder == nil {
+		switch {
+		case a.Holds(linker.CheckpointName):
+			holder, other = a, b
+		case b.Holds(linker.CheckpointName):
+			holder, other = b, a
+		case time.Now().After(deadline):
+			t.Fatal("no instance holds the linker's lease")
+		default:
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitProjected(t, holder)
+	ids := childIDs(t, holder)
+	if len(ids) != 4 {
+		t.Fatalf("want 4 children, got %v", ids)
+	}
+	// Until the non-holder sees the steward, retry: it reads the register
+	// from REGISTRY as the other wrote it.
+	path := "/v1/children/" + ids[0] + "/merge"
+	var code int
+	var body []byte
+	for time.Now().Before(deadline.Add(10 * time.Second)) {
+		code, body = call(t, other, "POST", path+"?dry_run=true", map[string]string{"other": ids[1], "reason": "same child"})
+		if code != http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("preview through the other instance: %d %s", code, body)
+	}
+	if code, body = call(t, other, "POST", path, map[string]string{"other": ids[1], "reason": "same child"}); code != http.StatusOK {
+		t.Fatalf("merge through the other instance: %d %s", code, body)
+	}
+	if code, body = call(t, other, "POST", path, map[string]string{"other": ids[0], "reason": "again"}); code != http.StatusConflict {
+		t.Fatalf("a merge of a child with itself through the other instance: %d %s", code, body)
+	}
+	waitProjected(t, holder)
+	if n, _, err := holder.Store.Count(context.Background()); err != nil || n != 3 {
+		t.Fatalf("want 3 children after the merge, got %d (%v)", n, err)
+	}
+}
+
+func childIDs(t *testing.T, h *hub.Hub) []string {
+	t.Helper()
+	rows, err := h.DB.Query(context.Background(), "select child_id::text from directory order by 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -197,7 +197,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 
 	children := &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}
 	h.startLifecycle(children)
-	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: h.Linker, Log: log, Audit: h.AuditLog, Mount: h.mount,
+	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: linkage{h}, Log: log, Audit: h.AuditLog, Mount: h.mount,
 		Children: children, Timeline: children, AuditEntries: h.AuditStore, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB), Now: h.cfg.Now, Retention: h.Retention, Lags: h.Lags}
 	if h.Notifier != nil {
 		api.Notifications = h.Notifier.Parked
@@ -363,7 +363,7 @@ func (h *Hub) StartDirectory() {
 
 // StartLinker starts the linker (once) when Config.DeferLinker held it back.
 func (h *Hub) StartLinker() {
-	h.linkerOnce.Do(func() { h.leased(h.runCtx, linker.CheckpointName, h.Linker.Run) })
+	h.linkerOnce.Do(func() { h.leased(h.runCtx, linker.CheckpointName, h.runLinker) })
 }
 
 // startNotifier builds the notifier when a channel is configured. It reads
