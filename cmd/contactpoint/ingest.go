@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -69,11 +71,19 @@ func ingest(ctx context.Context, v *viper.Viper, path string) error {
 	if system == "" {
 		return errors.New("--system is required: the hub's name for the sending system")
 	}
-	f, err := os.Open(path)
+	file, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer file.Close()
+	var size int64 = -1
+	if fi, err := file.Stat(); err == nil {
+		size = fi.Size()
+	}
+	bar := newByteBar(size, "importing "+filepath.Base(path))
+	defer bar.Finish() //nolint:errcheck // drawing only
+	// The reader draws the file's progress as the import reads it.
+	f := io.TeeReader(file, bar)
 	var src fileimport.Source
 	switch format {
 	case "ctf":

@@ -39,7 +39,9 @@ func lifecycleCmd(v *viper.Viper) *cobra.Command {
 			if err := h.WaitProjected(wctx); err != nil {
 				return fmt.Errorf("lifecycle: waiting for the directory: %w", err)
 			}
+			stop := spin("lifecycle run")
 			rep, err := runWhenReady(wctx, h, dry)
+			stop()
 			if err != nil {
 				return err
 			}

@@ -170,10 +170,15 @@ func linkageRescore(ctx context.Context, v *viper.Viper) error {
 	}
 	defer nc.Close()
 	l := linker.New(nc.JS, pool, log, linker.DefaultConfig().WithRules(current))
-	if err := l.Load(ctx); err != nil {
+	stop := spin("reading CHILDREN")
+	err = l.Load(ctx)
+	stop()
+	if err != nil {
 		return err
 	}
+	stop = spin("rescoring")
 	rep, err := l.Rescore(rules)
+	stop()
 	if err != nil {
 		return err
 	}
@@ -196,7 +201,9 @@ func linkageRescore(ctx context.Context, v *viper.Viper) error {
 		fmt.Println("nothing changed (shadow run); --apply lands these changes")
 		return nil
 	}
+	stop = spin("landing merges and splits")
 	n, err := l.ApplyRescore(ctx, rep)
+	stop()
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,8 @@ type loadOptions struct {
 	// KeyFor, when set, gives the header value of Authorization for an
 	// agency system's requests.
 	KeyFor func(agency, system string) string
+	// Progress, when set, is told of each batch the hub took.
+	Progress func(records int)
 }
 
 // loadStats counts what the hub said of the records.
@@ -131,6 +134,19 @@ func postBatch(ctx context.Context, c *http.Client, o loadOptions, j loadJob, st
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// 429: the hub is behind and asks for the batch again later.
+		if resp.StatusCode == http.StatusTooManyRequests {
+			wait := 5 * time.Second
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+				wait = time.Duration(s) * time.Second
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
 		// 503 means the event log did not confirm: resending is safe.
 		if resp.StatusCode == http.StatusServiceUnavailable && attempt < 5 {
 			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
@@ -146,6 +162,9 @@ func postBatch(ctx context.Context, c *http.Client, o loadOptions, j loadJob, st
 		atomic.AddInt64(&st.Accepted, out.Accepted)
 		atomic.AddInt64(&st.Duplicates, out.Duplicates)
 		atomic.AddInt64(&st.Quarantined, out.Quarantined)
+		if o.Progress != nil {
+			o.Progress(j.n)
+		}
 		return nil
 	}
 }

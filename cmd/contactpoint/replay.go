@@ -47,6 +47,8 @@ func replayProjection(ctx context.Context, v *viper.Viper, name string) error {
 		return err
 	}
 	defer pool.Close()
+	stop := spin("rebuilding " + name)
+	defer stop()
 	st, asked, err := askHub(ctx, pool, name)
 	if err != nil {
 		return err
@@ -67,6 +69,8 @@ func replayProjection(ctx context.Context, v *viper.Viper, name string) error {
 			return err
 		}
 	}
+	stop()
+	stop = func() {}
 	fmt.Printf("%s rebuilt %s: %d events in %s (load %s, indexes %s, catch-up %s, switch %s)\n", name, where, st.Events,
 		st.Total.Round(time.Millisecond), st.Load.Round(time.Millisecond), st.Indexes.Round(time.Millisecond),
 		st.CatchUp.Round(time.Millisecond), st.Switch.Round(time.Millisecond))

@@ -88,7 +88,9 @@ func seed(ctx context.Context, pop *synth.Population, baseURL string, keys func(
 	}
 	fmt.Fprintf(out, "seeding %d children as %d records from %d agency systems...\n", pop.Len(), total, len(feeds))
 	start := time.Now()
-	st, err := sendFeeds(ctx, feeds, loadOptions{BaseURL: baseURL, KeyFor: keys})
+	bar := newBar(int64(total), "seeding")
+	st, err := sendFeeds(ctx, feeds, loadOptions{BaseURL: baseURL, KeyFor: keys, Progress: func(n int) { _ = bar.Add(n) }})
+	_ = bar.Finish()
 	if err != nil {
 		return err
 	}
