@@ -26,10 +26,11 @@ import "strconv"
 //	pf|postcode|family|YYYY       postcode + family phonetic + birth year, and
 //	pm|postcode|family|MMDD       + day and month: the given name and one
 //	                              part of the date both wrong
-//	sf|YYYY|lo|hi|name            year, day and month as an unordered pair,
-//	                              + family or given phonetic (day ≤ 12): a
-//	                              record with day and month swapped files the
-//	                              same key
+//	sf|YYYY|lo|hi|family          year, day and month as an unordered pair,
+//	                              + family phonetic (day ≤ 12): a record with
+//	                              day and month swapped files the same key
+//	ss|YYYY|lo|hi|name|name       the same + both name codes sorted: the date
+//	                              swapped and the names the wrong way round
 //	ym|name|name|YYYYMM           family + given phonetic (sorted) + year and month (day wrong)
 //	yd|name|name|YYYY|DD          family + given phonetic (sorted) + year and day (month wrong)
 //	fd|name|name|MMDD             family + given phonetic (sorted) + day and month (year wrong)
@@ -97,11 +98,14 @@ func BlockingKeys(f *Features) []string {
 			for _, fc := range families {
 				keys = append(keys, "sf|"+pair+"|"+fc)
 			}
-			// and with the given name's code, for names also the wrong way round
-			for _, gc := range givens {
-				if !contains(families, gc) {
-					keys = append(keys, "sf|"+pair+"|"+gc)
+			// and with both name codes sorted, for names also the wrong way
+			// round (a given code alone would fill blocks with the area's size)
+			if f.GivenCode != "" && f.FamilyCode != "" {
+				lo, hi := f.GivenCode, f.FamilyCode
+				if hi < lo {
+					lo, hi = hi, lo
 				}
+				keys = append(keys, "ss|"+pair+"|"+lo+"|"+hi)
 			}
 		}
 	}

@@ -101,9 +101,11 @@ func (d Decision) Why() string {
 //     names make a new child; names that only sound alike, or a given name
 //     that is the other's middle name or a nickname of it, go no further
 //     than review: twins are given such names ("Amelia" and "Grace
-//     Amelia", "Millie" and "Grace Amelia"). A nickname of the other's own
-//     given name ("Livvy" for "Olivia") is how agencies record one child,
-//     and the score decides it. A given name missing on one side is no
+//     Amelia", "Millie" and "Grace Amelia"). So do two names a letter apart
+//     that are both common names of the area, by the rules' frequency table
+//     ("Millie" and "Mollie"). A nickname of the other's own given name
+//     ("Livvy" for "Olivia") is how agencies record one child, and the
+//     score decides it. A given name missing on one side is no
 //     evidence either way, and the score decides too.
 //
 // Otherwise the Fellegi–Sunter score against t decides ("score"). Decide is
@@ -162,7 +164,8 @@ func decide(a, b *Features, w *Weights, t Thresholds) Decision {
 		case g == Disagree:
 			d.Rule, d.Outcome = RuleTwin, New
 			d.Reason = "same family name, date of birth and household but a different given name"
-		case g == Weak || ((g == Partial || g == Close) && givenViaOtherName(a, b) && !sameFirstGiven(a, b)):
+		case g == Weak || ((g == Partial || g == Close) && givenViaOtherName(a, b) && !sameFirstGiven(a, b)) ||
+			(g == Partial && w.TF.bothGiven(a.Given, b.Given)):
 			d.Rule = RuleTwin
 			if d.Outcome == Link {
 				d.Outcome = Review

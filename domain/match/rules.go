@@ -170,6 +170,24 @@ func EstimateFrequencies(given, family map[string]int, total, minCount int) *Fre
 	return fr
 }
 
+// twinNameRatio is how much commoner one of two names may be than the
+// other for both to count as names in their own right (bothGiven).
+const twinNameRatio = 4
+
+// bothGiven reports two given names that are each borne by many of the
+// area's children, neither far rarer than the other: "Millie" and
+// "Mollie", "Mason" and "Jason". A keying slip seldom makes another of the
+// area's common names, so two such names a letter apart in one household
+// are as likely two twins' as one child's. Nil frequencies know no names.
+func (fr *Frequencies) bothGiven(a, b string) bool {
+	if fr == nil {
+		return false
+	}
+	pa, ok1 := fr.Given[a]
+	pb, ok2 := fr.Given[b]
+	return ok1 && ok2 && max(pa, pb) <= twinNameRatio*min(pa, pb)
+}
+
 func (fr *Frequencies) share(table map[string]float64, name string) float64 {
 	if p, ok := table[name]; ok {
 		return p

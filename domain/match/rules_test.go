@@ -79,3 +79,33 @@ func TestLearnedVariants(t *testing.T) {
 		}
 	}
 }
+
+// TestTwinGuardKnowsTheAreasNames: in a twin-like household, two given
+// names a letter apart that are both common names of the area, neither far
+// rarer, may be two twins': they go to review; a slip that makes no name of
+// the area, and a nickname from the table, are one child's, and link.
+func TestTwinGuardKnowsTheAreasNames(t *testing.T) {
+	w, th := DefaultWeights(), DefaultThresholds()
+	w.TF = EstimateFrequencies(map[string]int{"millie": 400, "mollie": 300, "olivia": 1200, "livvy": 60, "sophie": 500, "sophia": 450},
+		nil, 80_000, 10)
+	pair := func(x, y string) (Features, Features) {
+		return FeaturesOf(with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: x, Family: "Hughes"} })),
+			FeaturesOf(with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: y, Family: "Hughes"} }))
+	}
+	tests := []struct {
+		a, b    string
+		outcome Outcome
+		rule    string
+	}{
+		{"Millie", "Mollie", Review, RuleTwin},
+		{"Sophie", "Sophia", Link, RuleProbability}, // one name's two spellings, in the nickname table
+		{"Olivia", "Livvy", Link, RuleProbability},
+		{"Olivia", "Olivai", Link, RuleProbability}, // a slip: not a name of the area
+	}
+	for _, tt := range tests {
+		a, b := pair(tt.a, tt.b)
+		if d := Decide(a, b, w, th); d.Outcome != tt.outcome || d.Rule != tt.rule {
+			t.Errorf("%s/%s: %s by %s, want %s by %s", tt.a, tt.b, d.Outcome, d.Rule, tt.outcome, tt.rule)
+		}
+	}
+}
