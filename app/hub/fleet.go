@@ -85,6 +85,17 @@ func (h *Hub) leased(ctx context.Context, name string, fn func(context.Context) 
 			if err != nil {
 				return // ctx ended
 			}
+			if g := h.cfg.LeaseGrace; g > 0 {
+				// A holder whose session PostgreSQL ended (a restart, a
+				// cut connection) notices within leaseWatch and stops:
+				// waiting out that time keeps two writers from overlapping.
+				select {
+				case <-time.After(g):
+				case <-ctx.Done():
+					lease.Release()
+					return
+				}
+			}
 			h.leases.set(name, true)
 			h.log.Info("lease taken; running", "lease", name)
 			runCtx, cancel := context.WithCancel(ctx)

@@ -356,22 +356,29 @@ func streamState(t *testing.T, js jetstream.JetStream, name string) uint64 {
 	return info.State.Msgs
 }
 
-// countStated counts source.stated events on CHILDREN.
+// countStated counts source.stated events on CHILDREN. A read can time
+// out while the stream's replicas elect a leader after a node was lost:
+// it is tried again.
 func countStated(t *testing.T, js jetstream.JetStream) int {
 	t.Helper()
-	n := 0
-	err := linker.ReadChildren(context.Background(), js, 1, func(_ uint64, _ uuid.UUID, b child.Batch) error {
-		for _, e := range b.Events {
-			if e.Type == child.TypeStated {
-				n++
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		n := 0
+		err = linker.ReadChildren(context.Background(), js, 1, func(_ uint64, _ uuid.UUID, b child.Batch) error {
+			for _, e := range b.Events {
+				if e.Type == child.TypeStated {
+					n++
+				}
 			}
+			return nil
+		})
+		if err == nil {
+			return n
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		time.Sleep(500 * time.Millisecond)
 	}
-	return n
+	t.Fatal(err)
+	return 0
 }
 
 // waitCaught waits until the linker has linked all of FEEDS and the

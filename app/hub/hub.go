@@ -82,6 +82,10 @@ type Config struct {
 	// before intake refuses new records (HTTP 429, MLLP AR); 0 never
 	// refuses.
 	IntakeMaxBacklog uint64
+	// LeaseGrace is how long an instance that has taken a writer's lease
+	// waits before running it, so that a holder that lost it has stopped
+	// (serve: 2 s; 0, as in tests, starts at once).
+	LeaseGrace time.Duration
 }
 
 // Hub is a running hub.

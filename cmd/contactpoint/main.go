@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -120,6 +121,7 @@ func hubConfig(v *viper.Viper) hub.Config {
 		StreamReplicas:   v.GetInt("stream-replicas"),
 		ReadyMaxLag:      v.GetUint64("ready-max-lag"),
 		IntakeMaxBacklog: v.GetUint64("intake-max-backlog"),
+		LeaseGrace:       v.GetDuration("lease-grace"),
 	}
 }
 
@@ -145,6 +147,7 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 	serveSecurityFlags(cmd.Flags())
 	cmd.Flags().Int("stream-replicas", 1, "copies of each stream on a NATS cluster (3 on a three-node cluster); every instance must say the same")
 	cmd.Flags().Uint64("ready-max-lag", hub.DefaultReadyMaxLag, "GET /readyz answers not ready while a writer this instance runs is more messages than this behind its stream")
+	cmd.Flags().Duration("lease-grace", 2*time.Second, "how long an instance waits after taking a writer's lease before running it, so that the last holder has stopped")
 	cmd.Flags().Uint64("intake-max-backlog", 1_000_000, "intake refuses records (HTTP 429 with Retry-After, MLLP AR) while the linker is more FEEDS messages than this behind; 0 never refuses")
 	return cmd
 }
