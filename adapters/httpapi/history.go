@@ -16,6 +16,7 @@ import (
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
+	"contactpoint/projections/directory"
 )
 
 // Timeline reads a child's history from the event log. app/childlog
@@ -279,11 +280,47 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	restricted, contact := access.Restricted(cv)
+	// A review request compares this child with another: its evidence and
+	// the source record it compared describe the other child, so it is
+	// shown as that child's record would be too.
+	// Likewise a statement by a source record that has since moved to a
+	// restricted child (a split, an unmerge) describes that child now.
+	var others []string
+	var keys []directory.SourceKey
+	for _, rc := range recs {
+		if rc.Event.Review != nil {
+			others = append(others, rc.Event.Review.Candidate)
+		}
+		for _, k := range eventSources(rc.Event) {
+			keys = append(keys, directory.SourceKey{Agency: k.Agency, System: k.System, RecordID: k.RecordID})
+		}
+	}
+	otherRestricted, err := s.Store.Restricted(ctx, others)
+	if err != nil {
+		s.Log.Error("history: restricted candidates", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the directory is unavailable; try again")
+		return
+	}
+	movedAway, err := s.Store.RestrictedSources(ctx, keys)
+	if err != nil {
+		s.Log.Error("history: restricted sources", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the directory is unavailable; try again")
+		return
+	}
 	ids := map[string]bool{cv.ChildID: true}
 	out := make([]historyEntry, 0, len(recs))
 	for _, rc := range recs {
 		ids[rc.ChildID] = true
-		out = append(out, historyEntry{Seq: rc.Seq, ChildID: rc.ChildID, Event: access.ShowEvent(v, restricted, rc.Event)})
+		hide := restricted
+		if rc.Event.Review != nil && otherRestricted[rc.Event.Review.Candidate] {
+			hide = true
+		}
+		for _, k := range eventSources(rc.Event) {
+			if _, ok := movedAway[directory.SourceKey{Agency: k.Agency, System: k.System, RecordID: k.RecordID}]; ok {
+				hide = true
+			}
+		}
+		out = append(out, historyEntry{Seq: rc.Seq, ChildID: rc.ChildID, Event: access.ShowEvent(v, hide, rc.Event)})
 	}
 	named := make([]string, 0, len(ids))
 	for id := range ids {
@@ -344,4 +381,27 @@ func (s *Server) asOf(w http.ResponseWriter, r *http.Request, id uuid.UUID, pres
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"as_of": t.UTC().Format(time.RFC3339), "child": shown})
+}
+
+// eventSources lists the source records an event states or names.
+func eventSources(e child.Event) []record.SourceKey {
+	switch {
+	case e.Stated != nil:
+		return []record.SourceKey{e.Stated.Source.Key()}
+	case e.Withdrawn != nil:
+		return []record.SourceKey{e.Withdrawn.Source}
+	case e.Absorbed != nil:
+		out := make([]record.SourceKey, 0, len(e.Absorbed.Sources))
+		for _, st := range e.Absorbed.Sources {
+			out = append(out, st.Source.Key())
+		}
+		return out
+	case e.MovedOut != nil:
+		return e.MovedOut.Sources
+	case e.Rejected != nil:
+		return []record.SourceKey{e.Rejected.Source}
+	case e.Review != nil && e.Review.Compared != nil:
+		return []record.SourceKey{*e.Review.Compared}
+	}
+	return nil
 }

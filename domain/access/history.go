@@ -32,8 +32,11 @@ func ShowEvent(v Viewer, restricted bool, e child.Event) child.Event {
 	case child.TypeRegistered:
 		if r := e.Registered; r != nil {
 			c := *r
-			if !open {
-				c.Reason = "" // it names the source record
+			if !SeesShielded(v) {
+				// It names the record that opened the child, which may have
+				// moved to a shielded child since; the statement that
+				// follows it says the same, through the policy.
+				c.Reason = ""
 			}
 			out.Registered = &c
 		}
