@@ -181,11 +181,10 @@ func maxChange(a, b *Weights) float64 {
 // EstimateU estimates the u-probabilities from pairs of records drawn at
 // random, almost all of which are two different children: the share of
 // such pairs at each level is u. Blocked candidate pairs cannot give u,
-// since blocking chose them for agreeing on names and dates. Counts are
-// smoothed towards prior with the strength of ten pairs per field. M and
+// since blocking chose them for agreeing on names and dates. A level seen
+// fewer than minSupport times is taken at its bound (see supported). M and
 // Prior are prior's.
 func EstimateU(random []ComparisonVector, prior Weights) Weights {
-	const strength = 10.0
 	w := prior
 	var cnt [NumFields][NumLevels]float64
 	var den [NumFields]float64
@@ -198,11 +197,46 @@ func EstimateU(random []ComparisonVector, prior Weights) Weights {
 		}
 	}
 	for f := Field(0); f < NumFields; f++ {
-		for _, l := range fieldLevels[f] {
-			w.U[f][l] = (cnt[f][l] + strength*prior.U[f][l]) / (den[f] + strength)
-		}
+		w.U[f] = supported(cnt[f], den[f], prior.U[f], fieldLevels[f])
 	}
 	return w
+}
+
+// minSupport is the fewest pairs at a level for a sample to measure its
+// probability. Strangers sharing a phone are so rare that half a million
+// random pairs may hold none: "none in 300,000" bounds u, it does not
+// measure it, and a smoothed near-zero would make a shared phone worth
+// thirty bits. A rarer level is taken at its bound, (count + 1) / (pairs
+// + 2) — the rule of succession, the least the sample can tell apart from
+// nothing — or at the prior's probability when that is lower still.
+const minSupport = 10
+
+// supported estimates a field's level probabilities from counts: the
+// levels too rare to measure at their bound (above), the others sharing
+// what is left in proportion to their counts.
+func supported(cnt [NumLevels]float64, den float64, prior [NumLevels]float64, levels []Level) [NumLevels]float64 {
+	out := prior
+	if den <= 0 {
+		return out
+	}
+	rare, counted := 0.0, 0.0
+	for _, l := range levels {
+		if cnt[l] < minSupport {
+			out[l] = min(prior[l], (cnt[l]+1)/(den+2))
+			rare += out[l]
+		} else {
+			counted += cnt[l]
+		}
+	}
+	if counted == 0 {
+		return prior
+	}
+	for _, l := range levels {
+		if cnt[l] >= minSupport {
+			out[l] = (1 - rare) * cnt[l] / counted
+		}
+	}
+	return out
 }
 
 // EstimateM fits the m-probabilities and the match share of candidate pairs
@@ -275,12 +309,11 @@ func EstimateM(pairs []ComparisonVector, w Weights, iters int) Weights {
 
 // EstimateMFromLinked estimates the m-probabilities from pairs known to be
 // one child — in practice, two records of a child that share a valid NHS
-// number or UPN — smoothed towards w's m with the strength of ten pairs
-// per field. The fields in keep are left as w has them: the identifiers
+// number or UPN; a level seen fewer than minSupport times is taken at its
+// bound (see supported). The fields in keep are left as w has them: the identifiers
 // that chose the pairs always agree in them, so the pairs say nothing of
 // how often those are mistyped. U and Prior are w's.
 func EstimateMFromLinked(linked []ComparisonVector, w Weights, keep ...Field) Weights {
-	const strength = 10.0
 	out := w
 	var cnt [NumFields][NumLevels]float64
 	var den [NumFields]float64
@@ -299,9 +332,7 @@ next:
 				continue next
 			}
 		}
-		for _, l := range fieldLevels[f] {
-			out.M[f][l] = (cnt[f][l] + strength*w.M[f][l]) / (den[f] + strength)
-		}
+		out.M[f] = supported(cnt[f], den[f], w.M[f], fieldLevels[f])
 	}
 	return out
 }
