@@ -65,7 +65,7 @@ func CapabilityStatement(base, origin, date string) map[string]any {
 					"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
 					"extension": []map[string]any{
 						{"url": "authorize", "valueUri": origin + "/v1/auth/oidc/login"},
-						{"url": "token", "valueUri": origin + "/v1/auth/token"},
+						{"url": "token", "valueUri": origin + "/v1/auth/login"},
 					},
 				}},
 			},

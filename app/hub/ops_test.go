@@ -264,7 +264,17 @@ func TestIntakeRidesOutPostgresOutage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// The second system's two records are of children the first holds.
-	if n, s, err := h.Store.Count(ctx); err != nil || n != 20 || s != 22 {
-		t.Fatalf("want 20 children of 22 sources, got %d, %d (%v)", n, s, err)
+	// The writers come back under their leases a moment after PostgreSQL
+	// does, so the count is read until it settles.
+	var n, srcs int
+	for settle := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		n, srcs, err = h.Store.Count(ctx)
+		if err == nil && n == 20 && srcs == 22 || time.Now().After(settle) {
+			break
+		}
+		_ = h.WaitProjected(wctx)
+	}
+	if err != nil || n != 20 || srcs != 22 {
+		t.Fatalf("want 20 children of 22 sources, got %d, %d (%v)", n, srcs, err)
 	}
 }
