@@ -37,8 +37,8 @@ func TestReviewPagesReachEveryTask(t *testing.T) {
 			// Several tasks share a request time, as one batch's do.
 			At: at.Add(time.Duration(i/7) * time.Second),
 			Review: &child.ReviewRequested{Candidate: uuid.NewString(), Score: float64(i % 97), Evidence: ev,
-				Source:   record.SourceKey{Agency: "health", System: "pas", RecordID: fmt.Sprint(i)},
-				Why:      whys[i%len(whys)], Reason: "because",
+				Source: record.SourceKey{Agency: "health", System: "pas", RecordID: fmt.Sprint(i)},
+				Why:    whys[i%len(whys)], Reason: "because",
 				Compared: &record.SourceKey{Agency: "education", System: "sims", RecordID: fmt.Sprint("c", i)}}})
 	}
 	// One decided task, which no page shows.
