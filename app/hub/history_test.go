@@ -49,9 +49,7 @@ func viewJSON(t *testing.T, h *hub.Hub, id string) string {
 }
 
 func TestUnmergeRestoresTheAbsorbedChild(t *testing.T) {
-	moved := olivia
-	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
-	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	moved := movedOlivia()
 	load := func(h *hub.Hub) (string, string) {
 		sendRecords(t, h, "health", stamped(olivia, "2026-01-05T09:00:00Z"))
 		sendRecords(t, h, "education", stamped(moved, "2026-02-05T09:00:00Z"))

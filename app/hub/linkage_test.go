@@ -224,18 +224,7 @@ func TestNotLinkIsRemembered(t *testing.T) {
 	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
 	send(t, h, olivia)
 	send(t, h, moved)
-	_, body := call(t, h, "GET", "/v1/reviews", nil)
-	var list struct {
-		Tasks []struct {
-			ID int64 `json:"id"`
-		} `json:"tasks"`
-	}
-	if json.Unmarshal(body, &list) != nil || len(list.Tasks) != 1 {
-		t.Fatalf("want a task: %s", body)
-	}
-	if code, b := call(t, h, "POST", fmt.Sprintf("/v1/reviews/%d/decision", list.Tasks[0].ID), map[string]string{"decision": "not-link", "reason": "different children"}); code != 200 {
-		t.Fatalf("%d %s", code, b)
-	}
+	decideOnlyTask(t, h, "not-link")
 	waitProjected(t, h)
 	a, e := childOf(t, h, "health", "pas", "H1"), childOf(t, h, "education", "sims", "E1")
 	// A merge of the pair is now refused.

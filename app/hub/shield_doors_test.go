@@ -21,6 +21,33 @@ import (
 // the shield on the child that loses its identity, and the result is read
 // as an ordinary practitioner.
 
+// movedOlivia is olivia as the school holds her after a move it heard of
+// first, with a UPN and no NHS number: a possible match of olivia, so a
+// review task pairs them.
+func movedOlivia() kid {
+	moved := olivia
+	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
+	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	return moved
+}
+
+// decideOnlyTask decides the one open review task.
+func decideOnlyTask(t *testing.T, h *hub.Hub, decision string) {
+	t.Helper()
+	_, body := call(t, h, "GET", "/v1/reviews", nil)
+	var list struct {
+		Tasks []struct {
+			ID int64 `json:"id"`
+		} `json:"tasks"`
+	}
+	if json.Unmarshal(body, &list) != nil || len(list.Tasks) != 1 {
+		t.Fatalf("want one task: %s", body)
+	}
+	if code, b := call(t, h, "POST", fmt.Sprintf("/v1/reviews/%d/decision", list.Tasks[0].ID), map[string]string{"decision": decision, "reason": "checked"}); code != 200 {
+		t.Fatalf("decision: %d %s", code, b)
+	}
+}
+
 func officerToken(t *testing.T, h *hub.Hub) string {
 	return tokenFor(t, h, "officer", access.RoleShield)
 }
@@ -73,9 +100,7 @@ func mustBeShielded(t *testing.T, h *hub.Hub, id string, hidden ...string) {
 func TestShieldSurvivesEveryMergeDoor(t *testing.T) {
 	// moved is olivia after a move, with a UPN and no NHS number: a
 	// possible match of olivia, so a review task pairs them.
-	moved := olivia
-	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
-	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	moved := movedOlivia()
 	twice := moved // the hospital's duplicate registration of her
 	twice.agency, twice.system, twice.id, twice.upn = "health", "pas", "H9", ""
 	doors := []struct {
@@ -88,20 +113,7 @@ func TestShieldSurvivesEveryMergeDoor(t *testing.T) {
 				t.Fatalf("merge: %d %s", code, b)
 			}
 		}},
-		{"review task linked", moved, func(t *testing.T, h *hub.Hub, a, e string) {
-			_, body := call(t, h, "GET", "/v1/reviews", nil)
-			var list struct {
-				Tasks []struct {
-					ID int64 `json:"id"`
-				} `json:"tasks"`
-			}
-			if json.Unmarshal(body, &list) != nil || len(list.Tasks) != 1 {
-				t.Fatalf("want one task: %s", body)
-			}
-			if code, b := call(t, h, "POST", fmt.Sprintf("/v1/reviews/%d/decision", list.Tasks[0].ID), map[string]string{"decision": "link", "reason": "same"}); code != 200 {
-				t.Fatalf("decision: %d %s", code, b)
-			}
-		}},
+		{"review task linked", moved, func(t *testing.T, h *hub.Hub, a, e string) { decideOnlyTask(t, h, "link") }},
 		{"identifiers in one record name both", moved, func(t *testing.T, h *hub.Hub, a, e string) {
 			// The council knows her NHS number and her UPN, and her new address.
 			council := moved
@@ -191,9 +203,7 @@ func TestSplitShieldsBothHalves(t *testing.T) {
 func TestShieldThroughAnAbsorbedID(t *testing.T) {
 	h := startHub(t, newConfig(t))
 	defer h.Close()
-	moved := olivia
-	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
-	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	moved := movedOlivia()
 	send(t, h, olivia)
 	send(t, h, moved)
 	a, e := childOf(t, h, "health", "pas", "H1"), childOf(t, h, "education", "sims", "E1")
@@ -229,9 +239,7 @@ func TestPossibleDuplicateOfAShieldedChild(t *testing.T) {
 	// A new record that may be her arrives from the school: until a steward
 	// decides, it is shown as shielded, and a search on its postcode finds
 	// nothing.
-	moved := olivia
-	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
-	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	moved := movedOlivia()
 	send(t, h, moved)
 	e := childOf(t, h, "education", "sims", "E1")
 	if e == a {
@@ -303,9 +311,7 @@ func TestNewSourcesStayBehindTheShield(t *testing.T) {
 func TestCommandsOnAChildWithAPoisonMessage(t *testing.T) {
 	h := startHub(t, newConfig(t))
 	defer h.Close()
-	moved := olivia
-	moved.agency, moved.system, moved.id, moved.nhs, moved.upn = "education", "sims", "E1", "", "T821200714001"
-	moved.postcode, moved.address, moved.carer, moved.phone = "LS4 2RR", "3 Stanmore Place", "", ""
+	moved := movedOlivia()
 	send(t, h, olivia)
 	send(t, h, moved)
 	a, e := childOf(t, h, "health", "pas", "H1"), childOf(t, h, "education", "sims", "E1")
