@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"contactpoint/adapters/auth"
 	"contactpoint/adapters/httpapi"
 	"contactpoint/adapters/notify"
 	"contactpoint/adapters/notify/smtptest"
 	"contactpoint/app/childlog"
 	"contactpoint/app/hub"
 	"contactpoint/app/notifier"
+	"contactpoint/domain/access"
 )
 
 func notifyConfig(t *testing.T, smtpAddr string) hub.Config {
@@ -209,3 +211,75 @@ func TestFailedNoticeIsParkedAndRetried(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// The daily check: shield officers hear of a shield due for review, data
+// stewards of a possible match left waiting; each notice names the record
+// or task and nothing of the child, goes only to people holding the role
+// with an email, and goes once however often the check runs.
+func TestDailyNoticesGoOnceToTheRole(t *testing.T) {
+	mail := smtptest.Start(t)
+	cfg := notifyConfig(t, mail.Addr)
+	cfg.Notify.ShieldLead = 200 * 24 * time.Hour
+	// A task has waited long enough by the first check. Stewards are told
+	// again after each further ReviewAge, by design, so across the restart
+	// only the shield notice (once per review date) is held to "once".
+	cfg.Notify.ReviewAge = time.Millisecond
+	cfg.DeferNotifier = true
+	h := startHub(t, cfg)
+	ctx := context.Background()
+	withEmail := func(username, email string, roles ...string) {
+		p, _, err := h.Registry.Enrol(ctx, auth.Enrolment{Username: username, Name: "Test " + username, Organisation: "Test Council",
+			JobRole: "Tester", Roles: roles}, "system")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Registry.Apply(ctx, p.ID, "system", auth.Change{Email: &email}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withEmail("daily-officer", "shield.team@council.example", access.RoleShield)
+	withEmail("daily-steward", "data.steward@council.example", access.RoleSteward)
+	withEmail("daily-practitioner", "practitioner@council.example", access.RolePractitioner)
+
+	send(t, h, olivia)
+	send(t, h, movedOlivia()) // a possible match: a review task
+	a := childOf(t, h, "health", "pas", "H1")
+	shieldChild(t, h, a)
+
+	h.StartNotifier()
+	got := mail.WaitFor(t, 2, 30*time.Second)
+	bySubject := map[string]smtptest.Mail{}
+	for _, m := range got {
+		bySubject[m.Subject] = m
+	}
+	shield, ok := bySubject[notifier.SubjectShieldReview]
+	if !ok || len(shield.To) != 1 || shield.To[0] != "shield.team@council.example" || !strings.Contains(shield.Body, a) {
+		t.Fatalf("shield notice: %+v", shield)
+	}
+	review, ok := bySubject[notifier.SubjectReviewWaiting]
+	if !ok || len(review.To) != 1 || review.To[0] != "data.steward@council.example" || !strings.Contains(review.Body, "Review task") {
+		t.Fatalf("review notice: %+v", review)
+	}
+	for _, m := range got {
+		for _, never := range []string{"Hughes", "Olivia", "Elm Grove", "LS6 2AB", "Stanmore", "Sarah", "domestic-abuse"} {
+			if strings.Contains(m.Body, never) || strings.Contains(m.Subject, never) {
+				t.Errorf("%q carries %q:\n%s", m.Subject, never, m.Body)
+			}
+		}
+	}
+	h.Close()
+	// A restart runs the check again: nothing is sent twice.
+	cfg.DeferNotifier = false
+	h2 := startHub(t, cfg)
+	defer h2.Close()
+	time.Sleep(2 * time.Second)
+	shields := 0
+	for _, m := range mail.Mails() {
+		if m.Subject == notifier.SubjectShieldReview {
+			shields++
+		}
+	}
+	if shields != 1 {
+		t.Fatalf("%d shield notices after the check ran again, want 1", shields)
+	}
+}
