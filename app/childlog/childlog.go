@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/childmsg"
-	"contactpoint/adapters/natsjs"
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 )
@@ -225,31 +224,20 @@ type stored struct {
 // batches reads the child's subject; messages no reader can apply are
 // skipped, as everywhere.
 func (l *Log) batches(ctx context.Context, id uuid.UUID) ([]stored, error) {
-	st, err := l.JS.Stream(ctx, natsjs.StreamChildren)
-	if err != nil {
-		return nil, fmt.Errorf("read child: %w", err)
-	}
-	subj := "children." + id.String()
 	var out []stored
-	for seq := uint64(1); ; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read child: %w", err)
-		}
-		seq = m.Sequence + 1
+	err := linker.EachChildMsg(ctx, l.JS, id, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		_, b, err := linker.DecodeChildMsg(m.Subject, m.Data)
 		if err != nil {
-			continue
+			return true, nil
 		}
 		at := m.Time
 		if len(b.Events) > 0 && !b.Events[0].At.IsZero() {
 			at = b.Events[0].At
 		}
 		out = append(out, stored{seq: m.Sequence, at: at, batch: b})
-	}
+		return true, nil
+	})
+	return out, err
 }
 
 // StateAtSeq rebuilds the child from the messages on its own subject up to

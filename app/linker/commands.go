@@ -24,26 +24,39 @@ var (
 	ErrSplitEverything = errors.New("a split must leave the child at least one source record")
 )
 
-// LoadChild rebuilds a child's state from its own subject with direct gets
-// (next message by subject), never a consumer: loading one child must not
-// cost the server a consumer. Messages that cannot be decoded are skipped
-// (the directory parks them); the sequence returned is the subject's last.
-func LoadChild(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (*child.State, uint64, error) {
+// EachChildMsg calls fn with each message of the child's own subject after
+// sequence `after`, in order, by direct get (next message by subject),
+// never a consumer: reading one child must not cost the server a consumer.
+// It stops at the subject's end or when fn returns false or an error.
+func EachChildMsg(ctx context.Context, js jetstream.JetStream, id uuid.UUID, after uint64, fn func(m *jetstream.RawStreamMsg) (bool, error)) error {
 	st, err := js.Stream(ctx, natsjs.StreamChildren)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load child: %w", err)
+		return fmt.Errorf("read child: %w", err)
 	}
-	s := child.NewState(id.String())
 	subj := "children." + id.String()
-	var seq, last uint64 = 1, 0
-	for {
+	for seq := after + 1; ; {
 		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("load child: %w", err)
+			return fmt.Errorf("read child: %w", err)
 		}
+		more, err := fn(m)
+		if err != nil || !more {
+			return err
+		}
+		seq = m.Sequence + 1
+	}
+}
+
+// LoadChild rebuilds a child's state from its own subject. Messages that
+// cannot be decoded are skipped (the directory parks them); the sequence
+// returned is the subject's last.
+func LoadChild(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (*child.State, uint64, error) {
+	s := child.NewState(id.String())
+	var last uint64
+	err := EachChildMsg(ctx, js, id, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		// A message the decoder refuses is skipped, as the projections park
 		// it and the index rebuild skips it, so every reader agrees on the
 		// child's state; its sequence still counts, as the next append must
@@ -51,7 +64,11 @@ func LoadChild(ctx context.Context, js jetstream.JetStream, id uuid.UUID) (*chil
 		if _, b, err := DecodeChildMsg(m.Subject, m.Data); err == nil {
 			s.Apply(b)
 		}
-		last, seq = m.Sequence, m.Sequence+1
+		last = m.Sequence
+		return true, nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load child: %w", err)
 	}
 	return s, last, nil
 }

@@ -992,31 +992,24 @@ func (l *Linker) childMsg(p *pending) (*nats.Msg, error) {
 // errAnotherWriter; anyone else's (a shield, an involvement) only moved the
 // expected sequence on.
 func (l *Linker) landedSince(ctx context.Context, p *pending, after uint64) (uint64, bool, error) {
-	st, err := l.js.Stream(ctx, natsjs.StreamChildren)
-	if err != nil {
-		return 0, false, fmt.Errorf("linker: %w", err)
-	}
-	subject := "children." + p.id.String()
 	last, landed := after, false
-	for seq := after + 1; ; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return last, landed, nil
-		}
-		if err != nil {
-			return 0, false, fmt.Errorf("linker: read child after conflict: %w", err)
-		}
+	err := EachChildMsg(ctx, l.js, p.id, after, func(m *jetstream.RawStreamMsg) (bool, error) {
 		switch run := m.Header.Get(HeaderLinkerRun); {
 		case run == "":
 		case run != l.runID:
-			return 0, false, fmt.Errorf("linker: child stream at %d: %w", m.Sequence, errAnotherWriter)
+			return false, fmt.Errorf("child stream at %d: %w", m.Sequence, errAnotherWriter)
 		default:
 			// This run appends one message per child at a time and
 			// records each ack, so its message after `after` is p's.
 			landed = true
 		}
-		last, seq = m.Sequence, m.Sequence+1
+		last = m.Sequence
+		return true, nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("linker: after a conflict: %w", err)
 	}
+	return last, landed, nil
 }
 
 // LastSubjectSeq asks the stream (a direct get, no consumer) for the

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"contactpoint/adapters/natsjs"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
 )
@@ -106,24 +105,11 @@ func (l *Linker) planUnmerge(ctx context.Context, survivor, absorbed uuid.UUID, 
 // records the merge of absorbed brought (every merge of it, if it was
 // merged, unmerged and merged again, counts its last).
 func absorbedSources(ctx context.Context, js jetstream.JetStream, survivor, absorbed uuid.UUID) (map[record.SourceKey]bool, error) {
-	st, err := js.Stream(ctx, natsjs.StreamChildren)
-	if err != nil {
-		return nil, fmt.Errorf("unmerge: %w", err)
-	}
-	subj := "children." + survivor.String()
 	var out map[record.SourceKey]bool
-	for seq := uint64(1); ; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("unmerge: %w", err)
-		}
-		seq = m.Sequence + 1
+	err := EachChildMsg(ctx, js, survivor, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		_, b, err := DecodeChildMsg(m.Subject, m.Data)
 		if err != nil {
-			continue // parked by the projections; skipped by every reader
+			return true, nil // parked by the projections; skipped by every reader
 		}
 		for _, e := range b.Events {
 			if e.Type == child.TypeAbsorbed && e.Absorbed.Absorbed == absorbed.String() {
@@ -133,6 +119,10 @@ func absorbedSources(ctx context.Context, js jetstream.JetStream, survivor, abso
 				}
 			}
 		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unmerge: %w", err)
 	}
 	if out == nil {
 		return nil, ErrNotAbsorbed

@@ -379,22 +379,17 @@ func (s *Service) deleteSubject(ctx context.Context, id uuid.UUID, tomb uint64) 
 	if err != nil {
 		return fmt.Errorf("erase: %w", err)
 	}
-	subj := "children." + id.String()
-	for seq := uint64(1); seq < tomb; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("erase: read subject: %w", err)
-		}
+	err = linker.EachChildMsg(ctx, s.JS, id, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		if m.Sequence >= tomb {
-			return nil
+			return false, nil
 		}
 		if err := secureDelete(ctx, st, m.Sequence); err != nil {
-			return fmt.Errorf("erase: delete CHILDREN %d: %w", m.Sequence, err)
+			return false, fmt.Errorf("delete CHILDREN %d: %w", m.Sequence, err)
 		}
-		seq = m.Sequence + 1
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("erase: %w", err)
 	}
 	return nil
 }
