@@ -97,22 +97,17 @@ func AuditCriteria(auditor Viewer, searcherRoles []string, restricted bool, crit
 	if !restricted || SeesShielded(auditor) || crit == nil {
 		return crit
 	}
-	searcher := Viewer{Roles: searcherRoles}
+	searcherShield := SeesShielded(Viewer{Roles: searcherRoles})
 	out := make(map[string]string, len(crit))
 	for k, val := range crit {
-		if MayMatchRestricted(Viewer{}, k) && !(SeesShielded(searcher) && (k == FieldFamily || k == FieldGiven)) {
-			out[k] = val
-		} else if _, known := fieldNames[k]; known {
-			out[k] = Withheld
-		} else {
-			out[k] = val // not a search criterion: the route's own parameters
+		name := k == FieldFamily || k == FieldGiven
+		if k == FieldPostcode || k == FieldPreviousNames || name && searcherShield {
+			val = Withheld
 		}
+		out[k] = val // other keys are the route's own parameters
 	}
 	return out
 }
-
-var fieldNames = map[string]bool{FieldFamily: true, FieldGiven: true, FieldBirthDate: true, FieldBornFrom: true, FieldBornTo: true,
-	FieldGender: true, FieldPostcode: true, FieldPreviousNames: true, FieldNHSNumber: true, FieldUPN: true}
 
 // Withheld replaces a value the viewer may not see.
 const Withheld = "withheld: shielded"
