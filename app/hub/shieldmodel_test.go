@@ -921,22 +921,38 @@ func (m *shieldModel) check() {
 		m.checkAudit(user, ids, restricted, secrets, since)
 	}
 	// No one, shield officers included, ever sees a forbidden field's value.
-	code, body := m.call("oracle", "GET", "/v1/quarantine?limit=500", nil)
-	if code == http.StatusOK {
-		var page struct {
-			Entries []struct {
-				Seq uint64 `json:"seq"`
-			} `json:"entries"`
-		}
-		_ = json.Unmarshal(body, &page)
-		for _, e := range page.Entries {
-			_, b := m.call("oracle", "GET", fmt.Sprintf("/v1/quarantine/%d", e.Seq), nil)
-			for _, q := range m.quar {
-				if strings.Contains(string(b), q.forbidden) {
-					m.t.Fatalf("quarantine keeps a forbidden field's value word for word: %s", b)
-				}
+	m.eachListed("oracle", "/v1/quarantine?limit=500", "entries", "seq", "/v1/quarantine/", func(_, b []byte) {
+		for _, q := range m.quar {
+			if strings.Contains(string(b), q.forbidden) {
+				m.t.Fatalf("quarantine keeps a forbidden field's value word for word: %s", b)
 			}
 		}
+	})
+}
+
+// listOrItem names what eachListed handed over: the list (no list body
+// yet) or one of its items.
+func listOrItem(list []byte, listName, itemName string) string {
+	if list == nil {
+		return listName
+	}
+	return itemName
+}
+
+// eachListed reads a list as user, then each item it lists (the item's
+// path is prefix + its key field), and hands fn the list's body and each
+// item's.
+func (m *shieldModel) eachListed(user, list, items, key, prefix string, fn func(listBody, itemBody []byte)) {
+	code, body := m.call(user, "GET", list, nil)
+	fn(nil, body)
+	if code != http.StatusOK {
+		return
+	}
+	var page map[string][]map[string]json.RawMessage
+	_ = json.Unmarshal(body, &page)
+	for _, it := range page[items] {
+		_, b := m.call(user, "GET", prefix+string(it[key]), nil)
+		fn(body, b)
 	}
 }
 
@@ -957,34 +973,12 @@ func (m *shieldModel) survivorOf(id string) string {
 func (m *shieldModel) checkSteward(user string, leak func(user, what string, body []byte, except string)) {
 	_, body := m.call(user, "GET", "/v1/links/export", nil)
 	leak(user, "links export", body, "")
-	code, body := m.call(user, "GET", "/v1/reviews?limit=500", nil)
-	leak(user, "review queue", body, "")
-	if code == http.StatusOK {
-		var q struct {
-			Tasks []struct {
-				ID int64 `json:"id"`
-			} `json:"tasks"`
-		}
-		_ = json.Unmarshal(body, &q)
-		for _, t := range q.Tasks {
-			_, b := m.call(user, "GET", fmt.Sprintf("/v1/reviews/%d", t.ID), nil)
-			leak(user, "review task", b, "")
-		}
-	}
-	code, body = m.call(user, "GET", "/v1/quarantine?limit=500", nil)
-	leak(user, "quarantine list", body, "")
-	if code == http.StatusOK {
-		var page struct {
-			Entries []struct {
-				Seq uint64 `json:"seq"`
-			} `json:"entries"`
-		}
-		_ = json.Unmarshal(body, &page)
-		for _, e := range page.Entries {
-			_, b := m.call(user, "GET", fmt.Sprintf("/v1/quarantine/%d", e.Seq), nil)
-			leak(user, "quarantine entry", b, "")
-		}
-	}
+	m.eachListed(user, "/v1/reviews?limit=500", "tasks", "id", "/v1/reviews/", func(list, b []byte) {
+		leak(user, listOrItem(list, "review queue", "review task"), b, "")
+	})
+	m.eachListed(user, "/v1/quarantine?limit=500", "entries", "seq", "/v1/quarantine/", func(list, b []byte) {
+		leak(user, listOrItem(list, "quarantine list", "quarantine entry"), b, "")
+	})
 	// Errors name no record data.
 	for _, id := range sortedKeys(m.srcs) {
 		_, b := m.call(user, "POST", "/v1/children/"+id+"/merge", map[string]any{"other": id, "reason": "x"})
