@@ -225,6 +225,16 @@ func checkEvent(id uuid.UUID, e *child.Event) string {
 		if e.CorrectionWithdrawn == nil {
 			return missing
 		}
+	case child.TypeCorrectionConfirmed:
+		if e.Confirmed == nil {
+			return missing
+		}
+		if _, ok := child.Correctable[e.Confirmed.Field]; !ok {
+			return "confirmed field is not correctable"
+		}
+		if !validKey(e.Confirmed.Source) {
+			return "confirmed source is incomplete"
+		}
 	case child.TypeValueRejected:
 		if e.Rejected == nil {
 			return missing

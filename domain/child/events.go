@@ -37,6 +37,7 @@ type Event struct {
 	Corrected           *Correction          `json:"corrected,omitempty"`
 	CorrectionWithdrawn *CorrectionWithdrawn `json:"correction_withdrawn,omitempty"`
 	Rejected            *ValueRejected       `json:"rejected,omitempty"`
+	Confirmed           *CorrectionConfirmed `json:"confirmed,omitempty"`
 	Unmerged            *Unmerged            `json:"unmerged,omitempty"`
 
 	Involvement *InvolvementIndicated `json:"involvement,omitempty"`

@@ -93,7 +93,7 @@ func (s *State) apply(e Event) {
 		s.Shield = nil
 	case TypeInvolvementIndicated:
 		s.applyIndicated(e)
-	case TypeCorrected, TypeCorrectionWithdrawn, TypeValueRejected:
+	case TypeCorrected, TypeCorrectionWithdrawn, TypeValueRejected, TypeCorrectionConfirmed:
 		s.applyCorrection(e)
 	case TypeAbsorbed, TypeMergedInto, TypeSourcesMovedOut, TypeNotLinked, TypeUnmerged:
 		s.applyLinkage(e)

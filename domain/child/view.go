@@ -104,15 +104,7 @@ func Survive(s *State, rules Rules) View {
 	if rules == nil {
 		rules = DefaultRules()
 	}
-	srcs := s.Active()
-	// Most recent first; ties broken by key so the order is total.
-	sort.SliceStable(srcs, func(i, j int) bool {
-		ti, tj := srcs[i].UpdatedAt(), srcs[j].UpdatedAt()
-		if !ti.Equal(tj) {
-			return ti.After(tj)
-		}
-		return srcs[i].Source.Key().String() < srcs[j].Source.Key().String()
-	})
+	srcs := recentFirst(s.Active())
 	v := View{ChildID: s.ID, Shield: s.Shield}
 	for _, ss := range srcs {
 		var link *Link
@@ -176,6 +168,19 @@ func Survive(s *State, rules Rules) View {
 	}
 	v, v.CorrectionConflicts = correct(v, s, srcs)
 	return withholdSensitiveSources(v, srcs)
+}
+
+// recentFirst sorts srcs most recently updated first, ties broken by key
+// so that the order is total.
+func recentFirst(srcs []*SourceState) []*SourceState {
+	sort.SliceStable(srcs, func(i, j int) bool {
+		ti, tj := srcs[i].UpdatedAt(), srcs[j].UpdatedAt()
+		if !ti.Equal(tj) {
+			return ti.After(tj)
+		}
+		return srcs[i].Source.Key().String() < srcs[j].Source.Key().String()
+	})
+	return srcs
 }
 
 // usable is srcs without the sources whose value of field a steward marked
