@@ -384,3 +384,7 @@ func sameJSON(a, b json.RawMessage) bool {
 	yb, _ := json.Marshal(y)
 	return string(xb) == string(yb)
 }
+
+// WhyCorrectionConflict is the review-queue reason of a correction that a
+// source contradicts, beside the linker's reasons (domain/match).
+const WhyCorrectionConflict = "correction conflict"

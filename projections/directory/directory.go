@@ -151,6 +151,9 @@ func (a *applier) apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) (m
 			return nil, fmt.Errorf("directory: write linkage: %w", err)
 		}
 	}
+	if err := updateCorrectionTasks(ctx, tx, ids, states); err != nil {
+		return nil, err
+	}
 	if err := updateGuards(ctx, tx, ids); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"contactpoint/domain/child"
 )
 
 // ReviewTask is a possible match for a data steward to decide.
@@ -44,6 +46,11 @@ type ReviewTask struct {
 	// Fields sets the two children's values side by side with how they
 	// compared, for the single-task view (see SideBySide).
 	Fields []ReviewField `json:"fields,omitempty"`
+	// Correction is set on a correction-conflict task (Why
+	// child.WhyCorrectionConflict): the field, the corrected value, the
+	// source's differing value, which source and when. Such a task is
+	// about one child, its own candidate, and has score 0.
+	Correction *child.ConflictTask `json:"correction,omitempty"`
 }
 
 // ReviewField is one compared field of a review task: each child's value
@@ -99,9 +106,11 @@ func scanTask(row pgx.Row) (ReviewTask, error) {
 		Why      string     `json:"why"`
 		Reason   string     `json:"why_reason"`
 		Compared *SourceRef `json:"compared"`
+		// A correction conflict's detail (conflictEvidence).
+		Correction *child.ConflictTask `json:"correction"`
 	}
 	if len(evidence) > 0 && json.Unmarshal(evidence, &extra) == nil {
-		t.Why, t.Explanation, t.Compared = extra.Why, extra.Reason, extra.Compared
+		t.Why, t.Explanation, t.Compared, t.Correction = extra.Why, extra.Reason, extra.Compared, extra.Correction
 	}
 	if t.Why == "" {
 		t.Why = "score band"
