@@ -137,6 +137,17 @@ func ShowEvent(v Viewer, restricted bool, e child.Event) child.Event {
 			}
 			out.Corrected = &c
 		}
+	case child.TypeCorrectionConfirmed:
+		if cf := e.Confirmed; cf != nil {
+			// The source's value is shown as a correction of the field
+			// would be, and the source as the view names it.
+			c := *cf
+			c.Source = sourceFor(cf.Source, open, cf.Sensitive)
+			if !open && !shownWhenRestricted[c.Field] && c.Field != "name" {
+				c.Value = json.RawMessage(`"` + Withheld + `"`)
+			}
+			out.Confirmed = &c
+		}
 	case child.TypeCorrectionWithdrawn:
 		if w := e.CorrectionWithdrawn; w != nil {
 			c := *w

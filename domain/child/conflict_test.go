@@ -145,7 +145,7 @@ func TestConfirm(t *testing.T) {
 			}
 			// The event names the source in full, so that its later
 			// statements are matched; the timeline withholds it.
-			if cf.Source.System != "sexual-health-clinic" || string(cf.Value) != `"2015-04-14"` || !cf.CorrectionAt.Equal(*at("2026-02-01T00:00:00Z")) {
+			if cf.Source.System != "sexual-health-clinic" || !cf.Sensitive || string(cf.Value) != `"2015-04-14"` || !cf.CorrectionAt.Equal(*at("2026-02-01T00:00:00Z")) {
 				t.Fatalf("confirmation %+v", cf)
 			}
 			s.Apply(Batch{Events: []Event{{Type: TypeCorrectionConfirmed, At: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), Confirmed: cf}}})

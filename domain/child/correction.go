@@ -77,6 +77,9 @@ type CorrectionConfirmed struct {
 	CorrectionAt time.Time        `json:"correction_at"`
 	Reason       string           `json:"reason"`
 	By           string           `json:"by"`
+	// Sensitive: the source stated a sensitive service, so the timeline
+	// names it by its agency only, as the view does.
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // kept reports whether a steward kept the correction against this value
@@ -329,7 +332,7 @@ func (s *State) Confirm(field string, feedSeq uint64, reason, by string) (*Corre
 		return nil, ErrNoConflict
 	}
 	return &CorrectionConfirmed{Field: field, Source: ss.Source.Key(), Value: val, StatedAt: ss.StatedAt,
-		CorrectionAt: c.At, Reason: reason, By: by}, nil
+		CorrectionAt: c.At, Reason: reason, By: by, Sensitive: statesSensitive(ss)}, nil
 }
 
 // statesSensitive reports whether the source's statement names a sensitive
