@@ -6,6 +6,8 @@
 package fhir
 
 import (
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -15,13 +17,8 @@ import (
 
 // Code systems, identifier systems and profiles.
 const (
-	NHSNumberSystem = "https://fhir.nhs.uk/Id/nhs-number"
-	ODSSystem       = "https://fhir.nhs.uk/Id/ods-organization-code"
-	// UPNSystem is the hub's own identifier system for the Department for
-	// Education's unique pupil number, which has no national FHIR system.
-	// It is part of the facade's contract: it never changes, whatever the
-	// deployment is called, so clients may store identifiers with it.
-	UPNSystem             = "https://contactpoint.example.org/fhir/Id/upn"
+	NHSNumberSystem       = "https://fhir.nhs.uk/Id/nhs-number"
+	ODSSystem             = "https://fhir.nhs.uk/Id/ods-organization-code"
 	ConfidentialitySystem = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 	ContentType           = "application/fhir+json; charset=utf-8"
 
@@ -32,6 +29,59 @@ const (
 	NHSNumberVerificationSystem = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 	RoleCodeSystem              = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 )
+
+// DefaultPublicURL is the public base URL the hub's own systems derive
+// from when the deployment names none (public-url): right for a hub that
+// answers on one machine, not for one whose identifiers are stored by
+// other systems, which must name the address it is reached by.
+const DefaultPublicURL = "http://localhost:8080"
+
+// Systems are the URLs the hub owns. They derive from the deployment's
+// configured public base URL, never from the host a request arrived on, so
+// an identifier a client stores keeps its system whichever proxy or
+// address it reached the hub through, and two deployments never share one.
+type Systems struct {
+	// Base is the public base URL: scheme and host in lower case, a path
+	// prefix if any, no trailing slash.
+	Base string
+	// UPN is the identifier system of the Department for Education's
+	// unique pupil number, which has no national FHIR system:
+	// <base>/fhir/Id/upn.
+	UPN string
+	// Capability is the canonical URL of the CapabilityStatement:
+	// <base>/fhir/metadata.
+	Capability string
+}
+
+// NewSystems derives the hub's systems from its public base URL, which
+// must be an absolute http or https URL with a host and nothing after the
+// path: a query, fragment or user name in it would end up in every
+// identifier system.
+func NewSystems(publicURL string) (Systems, error) {
+	u, err := url.Parse(strings.TrimSpace(publicURL))
+	if err != nil {
+		return Systems{}, fmt.Errorf("public URL %q does not parse: %w", publicURL, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return Systems{}, fmt.Errorf("public URL %q must start https:// (or http://)", publicURL)
+	case u.Host == "" || u.Opaque != "":
+		return Systems{}, fmt.Errorf("public URL %q has no host", publicURL)
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return Systems{}, fmt.Errorf("public URL %q must be a scheme, host and optional path, without user, query or fragment", publicURL)
+	}
+	base := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimRight(u.EscapedPath(), "/")
+	return Systems{Base: base, UPN: base + "/fhir/Id/upn", Capability: base + "/fhir/metadata"}, nil
+}
+
+// DefaultSystems are those of DefaultPublicURL.
+var DefaultSystems = func() Systems {
+	s, err := NewSystems(DefaultPublicURL)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // notTraced is the verification status the hub can vouch for: the number
 // passed its check digit, but the hub does not trace numbers against PDS,
@@ -44,6 +94,7 @@ type Patient struct {
 	ID                  string         `json:"id"`
 	Meta                *Meta          `json:"meta,omitempty"`
 	Identifier          []Identifier   `json:"identifier,omitempty"`
+	Active              *bool          `json:"active,omitempty"`
 	Name                []HumanName    `json:"name,omitempty"`
 	Telecom             []ContactPoint `json:"telecom,omitempty"`
 	Gender              string         `json:"gender,omitempty"`
@@ -149,7 +200,7 @@ const ShieldContactRelationship = "Contact for this restricted record"
 // identifiers and whom to contact, and nothing else whatever the view
 // holds (a shield officer's view included), so that whatever receives the
 // resource keeps the label and the details are read in the record view.
-func FromView(v child.View) Patient {
+func FromView(v child.View, sys Systems) Patient {
 	p := Patient{ResourceType: "Patient", ID: v.ChildID, Meta: &Meta{Profile: []string{UKCorePatient}}}
 	restricted := v.Notice != nil && v.Notice.Shielded
 	if !v.UpdatedAt.IsZero() {
@@ -163,7 +214,7 @@ func FromView(v child.View) Patient {
 			Extension: []Extension{{URL: NHSNumberVerificationExt, ValueCodeableConcept: &notTraced}}})
 	}
 	if v.UPN != nil {
-		p.Identifier = append(p.Identifier, Identifier{System: UPNSystem, Value: v.UPN.Value})
+		p.Identifier = append(p.Identifier, Identifier{System: sys.UPN, Value: v.UPN.Value})
 	}
 	if v.Name != nil {
 		p.Name = append(p.Name, humanName("official", v.Name.Value))
@@ -202,21 +253,40 @@ func FromView(v child.View) Patient {
 	return p
 }
 
+// Version is one version of a Patient: its id and meta.versionId, the
+// CHILDREN sequence of the last message the directory applied to it.
+type Version struct {
+	ID  string
+	Seq uint64
+}
+
+// Reference is the version-specific reference of the version.
+func (v Version) Reference() string { return fmt.Sprintf("Patient/%s/_history/%d", v.ID, v.Seq) }
+
 // Superseded adds to a survivor the children it absorbed, as PDS signals a
-// superseded NHS number: the survivor "replaces" each of them.
-func (p *Patient) Superseded(absorbed []string) {
-	for _, id := range absorbed {
-		p.Link = append(p.Link, PatientLink{Other: Reference{Reference: "Patient/" + id}, Type: "replaces"})
+// superseded NHS number: the survivor "replaces" each of them. Each link
+// names the absorbed record's last version, which a vread answers with
+// that record's replaced-by form; the plain id would read as the survivor.
+func (p *Patient) Superseded(absorbed []Version) {
+	for _, v := range absorbed {
+		p.Link = append(p.Link, PatientLink{Other: Reference{Reference: v.Reference()}, Type: "replaces"})
 	}
 }
 
-// Replaced is what the facade says of an absorbed child's own id when it
-// must name it: no data, only that it is inactive and which Patient
-// replaced it. The data always comes from the survivor.
-func Replaced(oldID, survivorID string) map[string]any {
-	return map[string]any{"resourceType": "Patient", "id": oldID, "active": false,
-		"meta": map[string]any{"profile": []string{UKCorePatient}},
-		"link": []PatientLink{{Other: Reference{Reference: "Patient/" + survivorID}, Type: "replaced-by"}}}
+// Replaced is an absorbed child's own last version, as a vread of it
+// answers: no data, only that it is inactive and which Patient replaced
+// it. The data always comes from the survivor. A restricted survivor's
+// label goes with it, so whatever receives the link treats it as the
+// survivor's.
+func Replaced(old Version, survivorID string, restricted bool) Patient {
+	inactive := false
+	p := Patient{ResourceType: "Patient", ID: old.ID, Active: &inactive,
+		Meta: &Meta{VersionID: fmt.Sprint(old.Seq), Profile: []string{UKCorePatient}},
+		Link: []PatientLink{{Other: Reference{Reference: "Patient/" + survivorID}, Type: "replaced-by"}}}
+	if restricted {
+		p.Meta.Security = []Coding{Restricted}
+	}
+	return p
 }
 
 // relationshipCodes are the feed's relationships that have a code in

@@ -45,7 +45,7 @@ func TestPatientIsValidFHIR(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			shown, _ := access.Show(tc.viewer, view(tc.shielded))
-			p := fhir.FromView(shown)
+			p := fhir.FromView(shown, fhir.DefaultSystems)
 			b, _ := json.Marshal(p)
 			if err := fhirtest.Validate(b); err != nil {
 				t.Fatalf("invalid Patient: %v\n%s", err, b)
@@ -85,8 +85,8 @@ func TestPatientIsValidFHIR(t *testing.T) {
 func TestBundleOutcomeAndMetadataAreValidFHIR(t *testing.T) {
 	shown, _ := access.Show(access.Ordinary, view(false))
 	one, zero := 1, 0
-	p := fhir.FromView(shown)
-	p.Superseded([]string{"0190b6c0-0000-7000-8000-000000000009"})
+	p := fhir.FromView(shown, fhir.DefaultSystems)
+	p.Superseded([]fhir.Version{{ID: "0190b6c0-0000-7000-8000-000000000009", Seq: 41}})
 	subset, err := fhir.Shape(p, "", []string{"name", "birthDate"})
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +96,14 @@ func TestBundleOutcomeAndMetadataAreValidFHIR(t *testing.T) {
 		"bundle": fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Total: &one,
 			Link:  []fhir.BundleLink{{Relation: "self", URL: "http://hub/fhir/Patient?family=hughes"}, {Relation: "next", URL: "http://hub/fhir/Patient?family=hughes&_offset=20"}},
 			Entry: []fhir.BundleEntry{{FullURL: "http://hub/fhir/Patient/" + shown.ChildID, Resource: p, Search: fhir.Match(0.9)}, fhir.Warning("informational", "x")}},
-		"empty bundle":  fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Total: &zero},
-		"outcome":       fhir.Outcome("not-found", "no patient with that id"),
-		"spine outcome": fhir.OutcomeFor(429, "", "", "slow down"),
-		"metadata":      fhir.CapabilityStatement("http://hub/fhir", "http://hub", "2025-01-01"),
-		"elements":      subset,
-		"summary":       summary,
-		"replaced":      fhir.Replaced("0190b6c0-0000-7000-8000-000000000009", shown.ChildID),
+		"empty bundle":        fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Total: &zero},
+		"outcome":             fhir.Outcome("not-found", "no patient with that id"),
+		"spine outcome":       fhir.OutcomeFor(429, "", "", "slow down"),
+		"metadata":            fhir.CapabilityStatement("http://hub/fhir", "http://hub", "2025-01-01", fhir.DefaultSystems),
+		"elements":            subset,
+		"summary":             summary,
+		"replaced":            fhir.Replaced(fhir.Version{ID: "0190b6c0-0000-7000-8000-000000000009", Seq: 41}, shown.ChildID, false),
+		"replaced restricted": fhir.Replaced(fhir.Version{ID: "0190b6c0-0000-7000-8000-000000000009", Seq: 41}, shown.ChildID, true),
 	}
 	for name, d := range docs {
 		b, _ := json.Marshal(d)
@@ -156,7 +157,7 @@ func TestParseSearch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		q, _ := url.ParseQuery(tt.q)
-		c, err := fhir.ParseSearch(q)
+		c, err := fhir.ParseSearch(q, fhir.DefaultSystems)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("%s: err=%v", tt.q, err)
 			continue
@@ -178,7 +179,7 @@ func TestPartialDatesCoverEveryDay(t *testing.T) {
 		"birthdate=ge2015-03-10&birthdate=2015-03": {"2015-03-10", "2015-03-31"},
 	} {
 		v, _ := url.ParseQuery(q + "&family=hughes&birthdate=le2030-01-01")
-		s, err := fhir.ParseSearch(v)
+		s, err := fhir.ParseSearch(v, fhir.DefaultSystems)
 		if err != nil {
 			t.Errorf("%s: %v", q, err)
 			continue
@@ -198,10 +199,10 @@ func TestIdentifierWithoutSystem(t *testing.T) {
 	for q, want := range map[string][2]string{
 		"identifier=943+476+5919":  {"9434765919", ""},
 		"identifier=t821200714001": {"", "t821200714001"},
-		"identifier=" + url.QueryEscape(fhir.UPNSystem+"|A801200001001"): {"", "A801200001001"},
+		"identifier=" + url.QueryEscape(fhir.DefaultSystems.UPN+"|A801200001001"): {"", "A801200001001"},
 	} {
 		v, _ := url.ParseQuery(q)
-		s, err := fhir.ParseSearch(v)
+		s, err := fhir.ParseSearch(v, fhir.DefaultSystems)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -213,7 +214,7 @@ func TestIdentifierWithoutSystem(t *testing.T) {
 
 func TestOneWordNameIsEitherName(t *testing.T) {
 	v, _ := url.ParseQuery("name=Hughes&birthdate=2015-03-14")
-	s, err := fhir.ParseSearch(v)
+	s, err := fhir.ParseSearch(v, fhir.DefaultSystems)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestOneWordNameIsEitherName(t *testing.T) {
 }
 
 func TestCapabilityStatementListsEverySearchParameter(t *testing.T) {
-	cs := fhir.CapabilityStatement("http://hub/fhir", "http://hub", "2025-01-01")
+	cs := fhir.CapabilityStatement("http://hub/fhir", "http://hub", "2025-01-01", fhir.DefaultSystems)
 	b, _ := json.Marshal(cs)
 	for _, p := range fhir.SearchParams {
 		name := strings.TrimSuffix(p, ":exact")
@@ -249,12 +250,95 @@ func TestCapabilityStatementListsEverySearchParameter(t *testing.T) {
 
 func TestElementsOnlyLeaveOut(t *testing.T) {
 	shown, _ := access.Show(access.Ordinary, view(true))
-	res, err := fhir.Shape(fhir.FromView(shown), "", []string{"address", "name"})
+	res, err := fhir.Shape(fhir.FromView(shown, fhir.DefaultSystems), "", []string{"address", "name"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(res)
 	if strings.Contains(string(b), "address") || strings.Contains(string(b), "Secret") || !strings.Contains(string(b), "SUBSETTED") || !strings.Contains(string(b), `"code":"R"`) {
 		t.Fatalf("subset of a restricted patient: %s", b)
+	}
+}
+
+// TestSystemsDeriveFromThePublicURL: the hub's own systems are the
+// configured public URL's, normalised so that one deployment has one
+// spelling, and a URL that would put a query, fragment or user into every
+// identifier system is refused.
+func TestSystemsDeriveFromThePublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		in, upn, capability string
+		wantErr             bool
+	}{
+		{in: "https://hub.leeds.gov.uk", upn: "https://hub.leeds.gov.uk/fhir/Id/upn", capability: "https://hub.leeds.gov.uk/fhir/metadata"},
+		{in: "HTTPS://Hub.Leeds.GOV.uk/", upn: "https://hub.leeds.gov.uk/fhir/Id/upn", capability: "https://hub.leeds.gov.uk/fhir/metadata"},
+		{in: " https://council.gov.uk/contactpoint/ ", upn: "https://council.gov.uk/contactpoint/fhir/Id/upn", capability: "https://council.gov.uk/contactpoint/fhir/metadata"},
+		{in: "http://localhost:8080", upn: "http://localhost:8080/fhir/Id/upn", capability: "http://localhost:8080/fhir/metadata"},
+		{in: "", wantErr: true},
+		{in: "hub.leeds.gov.uk", wantErr: true},
+		{in: "ftp://hub.leeds.gov.uk", wantErr: true},
+		{in: "https://", wantErr: true},
+		{in: "https://hub.leeds.gov.uk/?x=1", wantErr: true},
+		{in: "https://hub.leeds.gov.uk/#top", wantErr: true},
+		{in: "https://ops@hub.leeds.gov.uk", wantErr: true},
+		{in: "mailto:ops@hub.leeds.gov.uk", wantErr: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			s, err := fhir.NewSystems(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err == nil && (s.UPN != tc.upn || s.Capability != tc.capability) {
+				t.Fatalf("systems %+v, want %s and %s", s, tc.upn, tc.capability)
+			}
+		})
+	}
+	if strings.Contains(fhir.DefaultSystems.UPN, "example") {
+		t.Fatalf("the default UPN system %s is on an example domain", fhir.DefaultSystems.UPN)
+	}
+}
+
+// TestUPNTravelsOnTheConfiguredSystem: a Patient carries the UPN on the
+// deployment's system, a search accepts it by that system and by value
+// alone, and refuses it by any other system (another deployment's or the
+// default), rather than matching a number that system did not issue.
+func TestUPNTravelsOnTheConfiguredSystem(t *testing.T) {
+	sys, err := fhir.NewSystems("https://hub.leeds.gov.uk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, _ := access.Show(access.Ordinary, view(false))
+	p := fhir.FromView(shown, sys)
+	found := false
+	for _, id := range p.Identifier {
+		if id.Value == "A801200001001" {
+			found = id.System == "https://hub.leeds.gov.uk/fhir/Id/upn"
+		}
+	}
+	if !found {
+		t.Fatalf("UPN not on the configured system: %+v", p.Identifier)
+	}
+	for _, tc := range []struct {
+		q, upn  string
+		wantErr bool
+	}{
+		{q: "https://hub.leeds.gov.uk/fhir/Id/upn|A801200001001", upn: "A801200001001"},
+		{q: "T821200714001", upn: "T821200714001"},
+		{q: fhir.DefaultSystems.UPN + "|A801200001001", wantErr: true},
+		{q: "https://contactpoint.example.org/fhir/Id/upn|A801200001001", wantErr: true},
+	} {
+		s, err := fhir.ParseSearch(url.Values{"identifier": {tc.q}}, sys)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s: err = %v, want error %v", tc.q, err, tc.wantErr)
+			continue
+		}
+		if err == nil && s.Criteria[0].UPN != tc.upn {
+			t.Errorf("%s: searched UPN %q", tc.q, s.Criteria[0].UPN)
+		}
+	}
+	cs, _ := json.Marshal(fhir.CapabilityStatement("https://hub.leeds.gov.uk/fhir", "https://hub.leeds.gov.uk", "2025-01-01", sys))
+	for _, want := range []string{`"url":"https://hub.leeds.gov.uk/fhir/metadata"`, "https://hub.leeds.gov.uk/fhir/Id/upn", `"code":"vread"`} {
+		if !strings.Contains(string(cs), want) {
+			t.Errorf("CapabilityStatement lacks %s", want)
+		}
 	}
 }

@@ -8,9 +8,17 @@ const searchRule = "A search needs a name (family, given or name) with a birth d
 	"otherwise it is refused with MISSING_VALUE. The directory is for finding a child, not for browsing: a search pages (_count, next and previous links) through at most " +
 	"100 matches, and one matching more is answered 422 TOO_MANY_MATCHES, as is a search with PDS's _max-results matching more than that number."
 
-// CapabilityStatement describes the facade: read and search on Patient.
-// base is the FHIR base URL, origin the hub's (for the sign-in routes).
-func CapabilityStatement(base, origin, date string) map[string]any {
+// vreadRule is how versions are served, in the words clients show users.
+const vreadRule = "Only a Patient's current version is served (readHistory false): its meta.versionId, ETag and Content-Location name it, and a vread of any " +
+	"other version is 404 RESOURCE_NOT_FOUND. An absorbed (merged) Patient's current version is its last one, which the survivor's replaces link names " +
+	"(Patient/{id}/_history/{versionId}): its vread answers that Patient with active false, no data, and a replaced-by link to the survivor. " +
+	"A read of the absorbed id itself answers the survivor. The history interaction is not offered (400 UNSUPPORTED_SERVICE)."
+
+// CapabilityStatement describes the facade: read, vread and search on
+// Patient. base is the FHIR base URL as the request reached it, origin the
+// hub's (for the sign-in routes); sys the hub's own systems, derived from
+// its configured public URL.
+func CapabilityStatement(base, origin, date string, sys Systems) map[string]any {
 	str := func(name, typ, doc string) map[string]any {
 		m := map[string]any{"name": name, "type": typ, "definition": "http://hl7.org/fhir/SearchParameter/individual-" + name}
 		if doc != "" {
@@ -27,7 +35,7 @@ func CapabilityStatement(base, origin, date string) map[string]any {
 		str("gender", "token", "male, female, other or unknown."),
 		str("address-postalcode", "string", "A UK postcode, matched exactly; never matches a restricted patient for a viewer without the shield role."),
 		{"name": "identifier", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Patient-identifier",
-			"documentation": "system|value with system " + NHSNumberSystem + " or " + UPNSystem + " (the hub's own, stable UPN system); a bare value that is a valid NHS number or UPN, and not both."},
+			"documentation": "system|value with system " + NHSNumberSystem + " or " + sys.UPN + " (the hub's own UPN system, derived from the deployment's public URL " + sys.Base + "); a bare value that is a valid NHS number or UPN, and not both."},
 		{"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id",
 			"documentation": "A Patient id; an absorbed (merged) id finds the surviving Patient. Not combined with other parameters."},
 		{"name": "_fuzzy-match", "type": "token", "documentation": "PDS: true (the hub's default) matches names by sound and spelling distance; false only exact names or a given-name prefix."},
@@ -36,6 +44,7 @@ func CapabilityStatement(base, origin, date string) map[string]any {
 	}
 	return map[string]any{
 		"resourceType": "CapabilityStatement",
+		"url":          sys.Capability,
 		"status":       "active",
 		"date":         date,
 		"publisher":    "ContactPoint hub",
@@ -45,7 +54,8 @@ func CapabilityStatement(base, origin, date string) map[string]any {
 			"description": "ContactPoint FHIR R4 Patient facade, modelled on the NHS Personal Demographics Service. " + searchRule +
 				" Patients claim the UK Core Patient profile. A shielded child is returned restricted (meta.security R) with name, birth date, gender, " +
 				"identifiers and one contact naming whom to ask; no address, telecom, other contact or generalPractitioner. Reading an absorbed (merged) " +
-				"Patient's id returns the survivor, whose link entries (type replaces) name the ids it absorbed; searches return survivors only.",
+				"Patient's id returns the survivor, whose link entries (type replaces) name the last version of each id it absorbed; a vread of that version is the absorbed Patient, " +
+				"inactive, with a replaced-by link to the survivor; searches return survivors only. The UPN's identifier system is the hub's own, " + sys.UPN + ".",
 			"url": base,
 		},
 		"fhirVersion": "4.0.1",
@@ -73,7 +83,7 @@ func CapabilityStatement(base, origin, date string) map[string]any {
 				"type":              "Patient",
 				"profile":           "http://hl7.org/fhir/StructureDefinition/Patient",
 				"supportedProfile":  []string{UKCorePatient},
-				"interaction":       []map[string]any{{"code": "read"}, {"code": "search-type", "documentation": searchRule}},
+				"interaction":       []map[string]any{{"code": "read"}, {"code": "vread", "documentation": vreadRule}, {"code": "search-type", "documentation": searchRule}},
 				"versioning":        "versioned",
 				"readHistory":       false,
 				"conditionalRead":   "not-match",

@@ -59,8 +59,9 @@ func invalid(format string, a ...any) error {
 	return &ParamError{SpineInvalidSearchData, fmt.Sprintf(format, a...)}
 }
 
-// ParseSearch turns FHIR search parameters into directory searches.
-func ParseSearch(q url.Values) (Search, error) {
+// ParseSearch turns FHIR search parameters into directory searches; sys
+// names the hub's own identifier systems.
+func ParseSearch(q url.Values, sys Systems) (Search, error) {
 	s := Search{Count: DefaultCount, Audit: map[string]string{}}
 	for k := range q {
 		if !known(k) {
@@ -104,7 +105,7 @@ func ParseSearch(q url.Values) (Search, error) {
 		}
 	}
 	if id := q.Get("identifier"); id != "" {
-		if err := identifier(&c, id); err != nil {
+		if err := identifier(&c, id, sys); err != nil {
 			return s, err
 		}
 	}
@@ -258,7 +259,7 @@ func earlier(a, b string) string {
 // identifier reads system|value, or a bare value when its form says which
 // identifier it is: ten digits with a valid check digit are an NHS number,
 // a letter, eleven digits and a check character a UPN.
-func identifier(c *directory.Criteria, id string) error {
+func identifier(c *directory.Criteria, id string, systems Systems) error {
 	sys, val, ok := strings.Cut(id, "|")
 	if !ok {
 		sys, val = "", id
@@ -272,9 +273,9 @@ func identifier(c *directory.Criteria, id string) error {
 		case nhs && !upn:
 			sys, val = NHSNumberSystem, compact
 		case upn && !nhs:
-			sys = UPNSystem
+			sys = systems.UPN
 		default:
-			return invalid("identifier without a system must be a valid NHS number or UPN; otherwise give the system, %s|<nhs number> or %s|<upn>", NHSNumberSystem, UPNSystem)
+			return invalid("identifier without a system must be a valid NHS number or UPN; otherwise give the system, %s|<nhs number> or %s|<upn>", NHSNumberSystem, systems.UPN)
 		}
 	}
 	switch sys {
@@ -282,10 +283,10 @@ func identifier(c *directory.Criteria, id string) error {
 		// A number that fails its check digit matches nobody, as a search
 		// for it on PDS does: answered empty rather than refused.
 		c.NHSNumber = ident.NormaliseNHS(val)
-	case UPNSystem:
+	case systems.UPN:
 		c.UPN = val
 	default:
-		return invalid("identifier system must be %s or %s", NHSNumberSystem, UPNSystem)
+		return invalid("identifier system must be %s or %s", NHSNumberSystem, systems.UPN)
 	}
 	return nil
 }

@@ -27,7 +27,8 @@ import (
 )
 
 // FHIR R4 facade: GET /fhir/metadata, GET /fhir/.well-known/smart-configuration,
-// GET /fhir/Patient?…, POST /fhir/Patient/_search, GET /fhir/Patient/{id}.
+// GET /fhir/Patient?…, POST /fhir/Patient/_search, GET /fhir/Patient/{id},
+// GET /fhir/Patient/{id}/_history/{vid}.
 // Same search rules and access policy as /v1; every error under /fhir/,
 // wherever it is raised, is an OperationOutcome with fixed text.
 
@@ -46,6 +47,9 @@ type FHIROptions struct {
 	// OIDC says whether OpenID Connect sign-in is configured, for
 	// .well-known/smart-configuration.
 	OIDC bool
+	// Systems are the hub's own identifier systems, derived from the
+	// deployment's public URL; the zero value is fhir.DefaultSystems.
+	Systems fhir.Systems
 
 	once    sync.Once
 	limiter *limiter
@@ -203,6 +207,13 @@ func (s *Server) origin(r *http.Request) string {
 
 func (s *Server) base(r *http.Request) string { return s.origin(r) + "/fhir" }
 
+func (s *Server) systems() fhir.Systems {
+	if s.FHIR.Systems.UPN == "" {
+		return fhir.DefaultSystems
+	}
+	return s.FHIR.Systems
+}
+
 func (s *Server) trustedProxy(r *http.Request) bool {
 	if len(s.FHIR.TrustedProxies) == 0 {
 		return false
@@ -348,7 +359,7 @@ func (s *Server) fhirMetadata(w http.ResponseWriter, r *http.Request) {
 	if !negotiate(w, r, r.URL.Query()) {
 		return
 	}
-	writeFHIR(w, http.StatusOK, fhir.CapabilityStatement(s.base(r), s.origin(r), s.now().UTC().Format(time.DateOnly)))
+	writeFHIR(w, http.StatusOK, fhir.CapabilityStatement(s.base(r), s.origin(r), s.now().UTC().Format(time.DateOnly), s.systems()))
 }
 
 func (s *Server) fhirSmart(w http.ResponseWriter, r *http.Request) {
@@ -402,7 +413,7 @@ func (s *Server) fhirSearch(w http.ResponseWriter, r *http.Request) {
 	if !ok || !negotiate(w, r, q) || s.throttled(w, r) {
 		return
 	}
-	sr, err := fhir.ParseSearch(q)
+	sr, err := fhir.ParseSearch(q, s.systems())
 	if err != nil {
 		var pe *fhir.ParamError
 		spine := fhir.SpineInvalidSearchData
@@ -484,7 +495,7 @@ func (s *Server) fhirSearch(w http.ResponseWriter, r *http.Request) {
 	base := s.base(r)
 	b := fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Total: &total, Link: s.pageLinks(base, q, sr, total)}
 	for _, o := range out {
-		p := fhir.FromView(o.view)
+		p := fhir.FromView(o.view, s.systems())
 		p.Meta.VersionID = strconv.FormatUint(o.hit.Seq, 10)
 		res, err := fhir.Shape(p, sr.Summary, sr.Elements)
 		if err != nil {
@@ -690,6 +701,15 @@ func (s *Server) fhirRead(w http.ResponseWriter, r *http.Request) {
 		fhirSpine(w, http.StatusNotFound, "not-found", fhir.SpineInvalidResourceID, "no Patient with that id: a Patient id is a UUID")
 		return
 	}
+	// A vread names a version; a read does not.
+	var want uint64
+	vread := r.PathValue("vid") != ""
+	if vread {
+		if want, err = strconv.ParseUint(r.PathValue("vid"), 10, 64); err != nil {
+			fhirSpine(w, http.StatusNotFound, "not-found", fhir.SpineResourceNotFound, "no such version of this Patient: a versionId is a whole number")
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	v, seq, err := s.Store.GetAt(ctx, id)
@@ -705,34 +725,47 @@ func (s *Server) fhirRead(w http.ResponseWriter, r *http.Request) {
 		fhirError(w, http.StatusServiceUnavailable, "transient", "the directory is unavailable; try again")
 		return
 	}
+	// The survivor's view passes the policy on a vread as on a read, so
+	// that an absorbed id answers nothing a read of it would not.
 	shown, ok := s.Policy.View(r, v)
 	if !ok {
 		fhirSpine(w, http.StatusNotFound, "not-found", fhir.SpineResourceNotFound, "no Patient with that id")
 		return
 	}
+	restricted := shown.Notice != nil && shown.Notice.Shielded
+	base := s.base(r)
+	if vread && shown.ChildID != id.String() {
+		s.fhirReplaced(ctx, w, r, id, want, shown.ChildID, restricted, summary, elements)
+		return
+	}
+	if vread && want != seq {
+		// Only the current version is kept (readHistory false).
+		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "not-found", Subject: id.String(), Status: http.StatusNotFound}) {
+			return
+		}
+		fhirSpine(w, http.StatusNotFound, "not-found", fhir.SpineResourceNotFound, "no such version of this Patient: only the current version is served; read Patient/"+id.String())
+		return
+	}
 	// The survivor replaces the ids it absorbed. A restricted Patient
 	// names only the id the reader asked for, which they knew already:
 	// the others are not in what the policy showed.
-	var replaces []string
-	if restricted := shown.Notice != nil && shown.Notice.Shielded; restricted {
-		if shown.ChildID != id.String() {
-			replaces = []string{id.String()}
+	abs, err := s.Store.Absorbed(ctx, []string{v.ChildID})
+	if err != nil {
+		s.Log.Error("fhir read: absorbed ids", "err", err)
+		fhirError(w, http.StatusServiceUnavailable, "transient", "the directory is unavailable; try again")
+		return
+	}
+	var replaces []fhir.Version
+	for _, a := range abs[v.ChildID] {
+		if !restricted || a.ID == id.String() {
+			replaces = append(replaces, fhir.Version{ID: a.ID, Seq: a.Seq})
 		}
-	} else {
-		abs, err := s.Store.Absorbed(ctx, []string{v.ChildID})
-		if err != nil {
-			s.Log.Error("fhir read: absorbed ids", "err", err)
-			fhirError(w, http.StatusServiceUnavailable, "transient", "the directory is unavailable; try again")
-			return
-		}
-		replaces = abs[v.ChildID]
 	}
 	if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.OK, Children: viewed(id.String(), shown.ChildID), Status: http.StatusOK}) {
 		return
 	}
 	tag := etag(seq)
 	w.Header().Set("ETag", tag)
-	base := s.base(r)
 	w.Header().Set("Content-Location", base+"/Patient/"+shown.ChildID+"/_history/"+strconv.FormatUint(seq, 10))
 	if !shown.UpdatedAt.IsZero() {
 		w.Header().Set("Last-Modified", shown.UpdatedAt.UTC().Format(http.TimeFormat))
@@ -741,7 +774,7 @@ func (s *Server) fhirRead(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	p := fhir.FromView(shown)
+	p := fhir.FromView(shown, s.systems())
 	p.Meta.VersionID = strconv.FormatUint(seq, 10)
 	p.Superseded(replaces)
 	res, err := fhir.Shape(p, summary, elements)
@@ -753,4 +786,52 @@ func (s *Server) fhirRead(w http.ResponseWriter, r *http.Request) {
 	writeFHIR(w, http.StatusOK, res)
 	// Cache-Control no-store stays: a record may be shielded at any
 	// moment, and no cache should keep what it showed before.
+}
+
+// fhirReplaced answers the vread of an absorbed child's last version: the
+// record as it ended, inactive and replaced by the survivor, with no data
+// (the survivor's view has already passed the policy; nothing of it is
+// written here but its id, which a read of the absorbed id answers too).
+// Any other version of an absorbed id is not kept.
+func (s *Server) fhirReplaced(ctx context.Context, w http.ResponseWriter, r *http.Request, id uuid.UUID, want uint64, survivor string, restricted bool, summary string, elements []string) {
+	own, absorbed, err := s.Store.Own(ctx, id)
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		s.Log.Error("fhir vread: own row", "err", err)
+		fhirError(w, http.StatusServiceUnavailable, "transient", "the directory is unavailable; try again")
+		return
+	}
+	if err != nil || !absorbed || own != want {
+		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "not-found", Subject: id.String(), Status: http.StatusNotFound}) {
+			return
+		}
+		fhirSpine(w, http.StatusNotFound, "not-found", fhir.SpineResourceNotFound, "no such version of this Patient: an absorbed Patient has only its last version, which the survivor's replaces link names")
+		return
+	}
+	if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.OK, Children: viewed(id.String(), survivor), Status: http.StatusOK}) {
+		return
+	}
+	tag := etag(own)
+	w.Header().Set("ETag", tag)
+	w.Header().Set("Content-Location", s.base(r)+"/Patient/"+id.String()+"/_history/"+strconv.FormatUint(own, 10))
+	if notModified(r, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	p := fhir.Replaced(fhir.Version{ID: id.String(), Seq: own}, survivor, restricted)
+	res, err := fhir.Shape(p, summary, elements)
+	if err != nil {
+		s.Log.Error("fhir vread: shape", "err", err)
+		fhirError(w, http.StatusInternalServerError, "exception", "internal error")
+		return
+	}
+	writeFHIR(w, http.StatusOK, res)
+}
+
+// fhirHistory answers the history interaction, which the facade does not
+// offer: the directory keeps each child's current version only, and the
+// history of a record (corrections, merges, shields) is the stewards'
+// timeline behind its own roles, not a practitioner's read.
+func (s *Server) fhirHistory(w http.ResponseWriter, r *http.Request) {
+	fhirSpine(w, http.StatusBadRequest, "not-supported", fhir.SpineUnsupported,
+		"the history interaction is not offered: read Patient/{id} for the current version, or vread the version a replaces link names")
 }

@@ -59,7 +59,9 @@ func TestEveryFHIRErrorIsAnOperationOutcome(t *testing.T) {
 	}{
 		{"unauthenticated", "GET", "/fhir/Patient?family=x", 401, "login"},
 		{"unknown type", "GET", "/fhir/Observation", 404, "not-found"},
-		{"unknown route", "GET", "/fhir/Patient/x/_history", 404, "not-found"},
+		{"unknown route", "GET", "/fhir/Patient/x/_everything", 404, "not-found"},
+		{"history", "GET", "/fhir/Patient/x/_history", 400, "not-supported"},
+		{"type history", "GET", "/fhir/Patient/_history", 400, "not-supported"},
 		{"method", "DELETE", "/fhir/Patient/0190b6c0-0000-7000-8000-000000000001", 405, "not-supported"},
 		{"panic", "GET", "/fhir/Boom", 500, "exception"},
 		{"control character", "GET", "/fhir/metadata?x=%01", 400, "invalid"},

@@ -48,6 +48,10 @@ type AuthConfig struct {
 	// (FHIRBurst in hand); more are answered 429. Zero: no limit.
 	FHIRRate  float64
 	FHIRBurst int
+	// PublicURL is the deployment's public base URL, from which the
+	// hub's own FHIR identifier systems derive (fhir.NewSystems); empty is
+	// fhir.DefaultPublicURL.
+	PublicURL string
 }
 
 // Security is the hub's authentication, register and audit trail.

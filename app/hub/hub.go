@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 
+	"contactpoint/adapters/fhir"
 	"contactpoint/adapters/httpapi"
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/parked"
@@ -215,7 +216,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		h.Close()
 		return nil, fmt.Errorf("trusted-proxies: %w", perr)
 	}
-	api.FHIR = httpapi.FHIROptions{TrustedProxies: proxies, Rate: cfg.Auth.FHIRRate, Burst: cfg.Auth.FHIRBurst, OIDC: cfg.Auth.OIDC.Issuer != ""}
+	publicURL := cfg.Auth.PublicURL
+	if publicURL == "" {
+		publicURL = fhir.DefaultPublicURL
+	}
+	systems, serr := fhir.NewSystems(publicURL)
+	if serr != nil {
+		h.Close()
+		return nil, fmt.Errorf("public-url: %w", serr)
+	}
+	api.FHIR = httpapi.FHIROptions{TrustedProxies: proxies, Rate: cfg.Auth.FHIRRate, Burst: cfg.Auth.FHIRBurst, OIDC: cfg.Auth.OIDC.Issuer != "", Systems: systems}
 	h.HTTP = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	tlsCfg, err := httpTLS(cfg.HTTPTLSCert, cfg.HTTPTLSKey)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/viper"
 
 	"contactpoint/adapters/auth"
+	"contactpoint/adapters/fhir"
 	"contactpoint/adapters/natsjs"
 	"contactpoint/app/hub"
 	auditproj "contactpoint/projections/audit"
@@ -99,6 +100,7 @@ func serveSecurityFlags(fs *pflag.FlagSet) {
 	fs.StringSlice("trusted-proxies", nil, "addresses or CIDR prefixes of proxies whose X-Forwarded-Proto and X-Forwarded-Host the FHIR facade believes (repeatable)")
 	fs.Float64("fhir-rate-limit", 0, "FHIR requests a second per practitioner before 429 (0: no limit)")
 	fs.Int("fhir-rate-burst", 0, "FHIR requests a practitioner may make at once before the rate applies (0: the rate)")
+	fs.String("public-url", fhir.DefaultPublicURL, "the deployment's public base URL (https://host[/path]); the hub's own FHIR identifier systems derive from it, so set it before identifiers are shared and never change it")
 }
 
 // authConfig reads the settings of sign-in and the audit trail. Only serve
@@ -107,5 +109,5 @@ func serveSecurityFlags(fs *pflag.FlagSet) {
 func authConfig(v *viper.Viper) hub.AuthConfig {
 	return hub.AuthConfig{Signals: signalThresholds(v), OIDC: oidcConfig(v), BootstrapAdmin: v.GetString("bootstrap-admin"),
 		SecureCookie: v.GetBool("secure-cookies"), TokenKey: v.GetString("token-key"), TrustedProxies: v.GetStringSlice("trusted-proxies"),
-		FHIRRate: v.GetFloat64("fhir-rate-limit"), FHIRBurst: v.GetInt("fhir-rate-burst")}
+		FHIRRate: v.GetFloat64("fhir-rate-limit"), FHIRBurst: v.GetInt("fhir-rate-burst"), PublicURL: v.GetString("public-url")}
 }

@@ -62,6 +62,11 @@ var Routes = map[string]Rule{
 	"GET /fhir/metadata":     {Audience: Public},
 	"GET /fhir/Patient":      {Audience: Staff, Roles: readers},
 	"GET /fhir/Patient/{id}": {Audience: Staff, Roles: readers},
+	// vread: the current version, or an absorbed id's last (replaced-by).
+	"GET /fhir/Patient/{id}/_history/{vid}": {Audience: Staff, Roles: readers},
+	// history is not offered; the answer says so, to a signed-in reader.
+	"GET /fhir/Patient/{id}/_history": {Audience: Staff, Roles: readers},
+	"GET /fhir/Patient/_history":      {Audience: Staff, Roles: readers},
 	// FHIR's search by POST: the same search, its parameters in the body.
 	"POST /fhir/Patient/_search": {Audience: Staff, Roles: readers},
 	// How to sign in (SMART App Launch discovery): holds no data.

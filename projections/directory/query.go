@@ -363,35 +363,6 @@ func (s *Store) SearchPage(ctx context.Context, c Criteria) ([]Hit, error) {
 	return s.Search(ctx, c)
 }
 
-// Absorbed returns, for each of ids, the children merged into it, directly
-// or through a chain of merges: the ids a survivor replaces.
-func (s *Store) Absorbed(ctx context.Context, ids []string) (map[string][]string, error) {
-	out := map[string][]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := s.pool.Query(ctx, `with recursive chain(root, id, depth) as (
-			select merged_into, child_id, 0 from directory where merged_into = any($1::uuid[])
-			union all
-			select c.root, d.child_id, c.depth + 1 from directory d join chain c on d.merged_into = c.id where c.depth < 32)
-		select root::text, id::text from chain order by root, id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("absorbed children: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var root, id string
-		if err := rows.Scan(&root, &id); err != nil {
-			return nil, fmt.Errorf("absorbed children: %w", err)
-		}
-		out[root] = append(out[root], id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("absorbed children: %w", err)
-	}
-	return out, nil
-}
-
 type match struct {
 	famSim, givSim float32
 	famDM, givDM   bool
