@@ -15,7 +15,7 @@ import (
 // instance (or a second run the same day) does nothing twice.
 func (h *Hub) startLifecycle(children *childlog.Log) {
 	h.Retention = &retention.Service{JS: h.NATS.JS, DB: h.DB, Store: h.Store, Children: children, Linker: h.Linker,
-		Audit: h.AuditLog, Log: h.log, Now: h.cfg.Now}
+		Audit: h.AuditLog, Log: h.log, Now: h.cfg.Now, Rebuild: h.rebuildWherever}
 	every := h.cfg.LifecycleEvery
 	if every < 0 {
 		return

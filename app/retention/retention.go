@@ -53,6 +53,10 @@ type Service struct {
 	Now func() time.Time
 	// Zone is where the law's days are counted; nil is Europe/London.
 	Zone *time.Location
+	// Rebuild rebuilds a projection beside its live version and switches
+	// to it, on whichever instance runs the projection; an erasure needs
+	// it to take the child's bytes out of the tables' files (Rewrite).
+	Rebuild func(ctx context.Context, projection string) error
 }
 
 // Today is the civil date of the hub's clock in its zone.
@@ -94,6 +98,9 @@ type Report struct {
 	Day    string `json:"day"`
 	DryRun bool   `json:"dry_run"`
 	Items  []Item `json:"items"`
+	// Rewrite is the step after the erasures that writes the tables that
+	// held the children's data to new files; nil when none was waiting.
+	Rewrite *RewriteReport `json:"rewrite,omitempty"`
 }
 
 // Plan lists what is due today.
@@ -160,7 +167,37 @@ func (s *Service) Run(ctx context.Context, dryRun bool) (Report, error) {
 		}
 		rep.Items = append(rep.Items, it)
 	}
+	if dryRun {
+		pending, err := s.pendingRewrite(ctx)
+		if err != nil {
+			return rep, err
+		}
+		if n := len(pending) + countErase(rep.Items); n > 0 {
+			rep.Rewrite = &RewriteReport{Children: n}
+		}
+		return rep, nil
+	}
+	rw, err := s.Rewrite(ctx)
+	if rw.Children > 0 {
+		rep.Rewrite = &rw
+	}
+	if err != nil {
+		// Tried again by the next run: the children stay pending.
+		rw.Error = errorKind(err)
+		rep.Rewrite = &rw
+		s.Log.Error("lifecycle: rewriting the tables after an erasure failed", "children", rw.Children, "err", err)
+	}
 	return rep, nil
+}
+
+func countErase(items []Item) int {
+	n := 0
+	for _, it := range items {
+		if it.Action == retention.Erase {
+			n++
+		}
+	}
+	return n
 }
 
 func errorKind(err error) string {
