@@ -96,9 +96,9 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	why := strings.ReplaceAll(q.Get("reason"), "-", " ")
 	switch why {
-	case "", match.WhyScoreBand, match.WhyTwin, match.WhyIdentifier, match.WhyHousehold:
+	case "", match.WhyScoreBand, match.WhyTwin, match.WhyIdentifier, match.WhyHousehold, child.WhyCorrectionConflict:
 	default:
-		writeError(w, http.StatusBadRequest, "invalid-reason", "reason must be score-band, twin-guard, identifier-conflict or household-conflict")
+		writeError(w, http.StatusBadRequest, "invalid-reason", "reason must be score-band, twin-guard, identifier-conflict, household-conflict or correction-conflict")
 		return
 	}
 	if o := q.Get("order"); o != "" && o != "score" && o != "oldest" {
@@ -200,6 +200,10 @@ func (s *Server) decideReview(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "decided", "the task was already decided: "+t.Status)
 		return
 	}
+	if directory.IsConflictTask(t.ID) {
+		s.decideConflict(w, r, t, body)
+		return
+	}
 	d := decisionBy(r, body.Reason)
 	switch body.Decision {
 	case "link":
@@ -222,7 +226,7 @@ func (s *Server) decideReview(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"decision": "not-link"})
 	default:
-		writeError(w, http.StatusBadRequest, "invalid-decision", `decision must be "link" or "not-link"`)
+		writeError(w, http.StatusBadRequest, "invalid-decision", `decision must be "link" or "not-link" (on a correction conflict, "keep-correction" or "accept-source")`)
 	}
 }
 
