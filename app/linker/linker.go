@@ -643,7 +643,9 @@ func (l *Linker) reviewEvent(now time.Time, candidate ref, candidateSrc int, key
 		Why: d.Why(), Reason: d.Reason,
 	}
 	if k, ok := l.idx.sourceKeyOf(candidate, candidateSrc); ok {
-		rr.Compared = &k
+		// By digest: the event stays in this child's history when the
+		// candidate is erased.
+		rr.ComparedRef = child.ComparedDigest(rr.Candidate, k)
 	}
 	return child.Event{Type: child.TypeReviewRequested, At: now, Review: rr}
 }

@@ -170,7 +170,7 @@ func TestDeterministicRules(t *testing.T) {
 				rv := ev.Review
 				first := tt.recs[0].Source.Key()
 				if rv.Why != tt.why || (tt.why == match.WhyIdentifier && rv.Reason != match.ReasonSameIdentifier) ||
-					rv.Compared == nil || *rv.Compared != first {
+					rv.Compared != nil || rv.ComparedRef != child.ComparedDigest(rv.Candidate, first) {
 					t.Fatalf("review %+v, want why %q compared with %v", rv, tt.why, first)
 				}
 				ev = last[len(last)-2]

@@ -1,6 +1,8 @@
 package child
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"time"
 
@@ -78,6 +80,22 @@ type ReviewRequested struct {
 	Why      string            `json:"why,omitempty"`
 	Reason   string            `json:"reason,omitempty"`
 	Compared *record.SourceKey `json:"compared,omitempty"`
+	// ComparedRef names the compared record by ComparedDigest instead of
+	// Compared, on events written since: the event lives on this child's
+	// subject, and erasing the candidate must not leave its record id in
+	// clear in another child's history. The projection resolves it
+	// through the candidate's source records while they exist.
+	ComparedRef string `json:"compared_ref,omitempty"`
+}
+
+// ComparedDigest is the reference to a candidate's source record that a
+// review request carries: the hex SHA-256 of "<candidate id>/<agency>/
+// <system>/<record id>". It names nothing by itself; knowing the candidate
+// and its records one finds which was compared, and once the candidate is
+// erased nobody does. (projections/directory computes the same in SQL.)
+func ComparedDigest(candidate string, k record.SourceKey) string {
+	sum := sha256.Sum256([]byte(candidate + "/" + k.Agency + "/" + k.System + "/" + k.RecordID))
+	return hex.EncodeToString(sum[:])
 }
 
 // NotLinked records that this child is not Other.

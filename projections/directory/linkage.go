@@ -35,6 +35,9 @@ func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 			if r.Compared != nil {
 				extra["compared"] = map[string]string{"agency": r.Compared.Agency, "system": r.Compared.System, "record_id": r.Compared.RecordID}
 			}
+			if r.ComparedRef != "" {
+				extra["compared_ref"] = r.ComparedRef // resolved when read (comparedColumn)
+			}
 			doc := map[string]json.RawMessage{}
 			if len(r.Evidence) > 0 && json.Unmarshal(r.Evidence, &doc) != nil {
 				doc = map[string]json.RawMessage{}

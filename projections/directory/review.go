@@ -85,14 +85,22 @@ type SourceRef struct {
 var ErrNoTask = errors.New("no such review task")
 
 const taskColumns = `task_id, child_id, candidate_id, source_agency, source_system, source_record_id, score, evidence,
-	requested_at, status, coalesce(decided_by, ''), decided_at, coalesce(reason, '')`
+	requested_at, status, coalesce(decided_by, ''), decided_at, coalesce(reason, ''), ` + comparedColumn
+
+// comparedColumn resolves a task's compared_ref (child.ComparedDigest,
+// computed here the same way) to the candidate's source record it names,
+// while the candidate holds it: nothing once the candidate is erased.
+const comparedColumn = `(select jsonb_build_object('agency', s.agency, 'system', s.system, 'record_id', s.record_id)
+	from directory_sources s where review_tasks.evidence ? 'compared_ref' and s.child_id = review_tasks.candidate_id
+	and encode(sha256(convert_to(review_tasks.candidate_id::text || '/' || s.agency || '/' || s.system || '/' || s.record_id, 'UTF8')), 'hex')
+		= review_tasks.evidence->>'compared_ref' limit 1)`
 
 func scanTask(row pgx.Row) (ReviewTask, error) {
 	var t ReviewTask
 	var agency, system, rid *string
-	var evidence []byte
+	var evidence, compared []byte
 	err := row.Scan(&t.ID, &t.ChildID, &t.CandidateID, &agency, &system, &rid, &t.Score, &evidence,
-		&t.RequestedAt, &t.Status, &t.DecidedBy, &t.DecidedAt, &t.Reason)
+		&t.RequestedAt, &t.Status, &t.DecidedBy, &t.DecidedAt, &t.Reason, &compared)
 	if err != nil {
 		return t, err
 	}
@@ -111,6 +119,12 @@ func scanTask(row pgx.Row) (ReviewTask, error) {
 	}
 	if len(evidence) > 0 && json.Unmarshal(evidence, &extra) == nil {
 		t.Why, t.Explanation, t.Compared, t.Correction = extra.Why, extra.Reason, extra.Compared, extra.Correction
+	}
+	if t.Compared == nil && compared != nil {
+		var ref SourceRef
+		if json.Unmarshal(compared, &ref) == nil {
+			t.Compared = &ref
+		}
 	}
 	if t.Why == "" {
 		t.Why = "score band"

@@ -1,0 +1,176 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"contactpoint/app/hub"
+	"contactpoint/app/retention"
+	"contactpoint/domain/access"
+	dretention "contactpoint/domain/retention"
+)
+
+// TestErasureLeavesNoByteInPostgresFiles: on a PostgreSQL cluster of the
+// test's own, a child is sent, quarantined once, searched, paired with
+// another child in a review task, archived and erased; after a checkpoint no
+// file of the cluster's data directory (the WAL aside) holds any of its
+// names, address, identifiers, carer, phone or record id — not in a dead
+// row version, an index, TOAST or the planner's statistics — and none of the
+// stream files holds its record id, though the review task on the other
+// child's subject compared the two. A restart and a rebuild leave it so.
+func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
+	ctx := context.Background()
+	london, err := time.LoadLocation(dretention.DefaultZone)
+	if err != nil {
+		t.Skip("no time zone database")
+	}
+	pg := newCluster(t)
+	real := time.Now().UTC()
+	dob := dretention.Day(real, london).AddDate(-17, 0, -300)
+	var clk clock
+	clk.set(real)
+	cfg := hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: pg.url("contactpoint"), Now: clk.now, LifecycleEvery: -1}
+	h := startHub(t, cfg)
+	defer func() { h.Close() }()
+
+	ghost := kid{agency: "health", system: "pas", id: "RX-QUILL-31", given: "Xanthippe", family: "Quillfeather", dob: dob.Format(time.DateOnly),
+		gender: "female", nhs: "9434765870", upn: "R801200123456", postcode: "LS7 4QZ", address: "99 Wisteria Crescent", carer: "Marigold", phone: "07700 900777"}
+	// A second child erased the same day, and the school's record of a girl
+	// of the same name and birthday who moved: a review task on her subject
+	// compares her record with this one's, which names its record id.
+	paired := kid{agency: "health", system: "pas", id: "RX-PAIRED-58", given: "Olwen", family: "Brackenridge", dob: ghost.dob,
+		gender: "female", nhs: "9434765919", postcode: "LS6 2AB", address: "14 Juniper Mews", carer: "Perpetua", phone: "07700 900555"}
+	cousin := kid{agency: "education", system: "sims", id: "E-KEEP-5", given: paired.given, family: paired.family, dob: ghost.dob,
+		gender: "female", upn: "T821200714001", postcode: "LS4 2RR", address: "3 Stanmore Place"}
+	send(t, h, ghost, paired)
+	send(t, h, cousin)
+	id := childOf(t, h, ghost.agency, ghost.system, ghost.id)
+	pairedID := childOf(t, h, paired.agency, paired.system, paired.id)
+	cousinID := childOf(t, h, cousin.agency, cousin.system, cousin.id)
+	var task int64
+	if err := h.DB.QueryRow(ctx, `select task_id from review_tasks where child_id = $1 and candidate_id = $2`, cousinID, pairedID).Scan(&task); err != nil {
+		t.Fatalf("want a review task on the cousin about the paired child: %v", err)
+	}
+	// The steward sees which of the paired child's records was compared,
+	// though the event names it by digest.
+	if code, body := call(t, h, "GET", fmt.Sprintf("/v1/reviews/%d", task), nil); code != 200 ||
+		!strings.Contains(string(body), `"compared_source":{"agency":"health","system":"pas","record_id":"`+paired.id+`"}`) {
+		t.Fatalf("review task: %d %s", code, body)
+	}
+	bad := ghost.json()
+	bad["child"].(map[string]any)["notes"] = "x"
+	if code, _ := post(t, h, "health", "application/x-ndjson", ndjson([]map[string]any{bad})); code != http.StatusUnprocessableEntity {
+		t.Fatalf("bad record: %d", code)
+	}
+	if got := search(t, h, url.Values{"family": {ghost.family}, "postcode": {ghost.postcode}}); got.Count != 1 {
+		t.Fatalf("search: %d", got.Count)
+	}
+	if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != 200 {
+		t.Fatalf("view: %d", code)
+	}
+	// A legal hold keeps the cousin (and her review task) past the day the
+	// other two are erased.
+	steward := tokenFor(t, h, "steward", access.RoleSteward)
+	if code, body := postAs(t, h, steward, "/v1/children/"+cousinID+"/retention", map[string]string{"kind": dretention.ExLegalHold, "reason": "proceedings in the family court"}); code != http.StatusCreated {
+		t.Fatalf("legal hold: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	waitAudit(t, h)
+	// The planner's statistics sample every column, as autovacuum's
+	// analyse would on a busy hub.
+	if _, err := h.DB.Exec(ctx, "analyze"); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.set(dretention.Anniversary(dob, 18).Add(2 * time.Hour))
+	runLifecycle(t, h)
+	clk.set(dretention.Anniversary(dob, 24).Add(2 * time.Hour))
+	waitProjected(t, h)
+	rep, err := h.Retention.Run(ctx, true)
+	if err != nil || len(rep.Items) != 2 || rep.Items[0].Action != dretention.Erase || rep.Rewrite == nil || rep.Rewrite.Children != 2 {
+		t.Fatalf("dry run before the erasure: %+v %v", rep, err)
+	}
+	start := time.Now()
+	rep, err = h.Retention.Run(ctx, false)
+	if err != nil || rep.Rewrite == nil || !rep.Rewrite.Done || rep.Rewrite.Error != "" {
+		t.Fatalf("erasure run: %+v %v", rep.Rewrite, err)
+	}
+	t.Logf("erasure and rewrite took %s (rewrite %.2fs: %v)", time.Since(start).Round(time.Millisecond), rep.Rewrite.Seconds, rep.Rewrite.Tables)
+	var rewritten int
+	if err := h.DB.QueryRow(ctx, `select count(*) from retention_runs where child_id = $1 and action = $2`, id, retention.ActionRewrite).Scan(&rewritten); err != nil || rewritten != 1 {
+		t.Fatalf("rewrite not recorded: %d %v", rewritten, err)
+	}
+	// A second run has nothing to rewrite.
+	if rep, err := h.Retention.Run(ctx, false); err != nil || rep.Rewrite != nil {
+		t.Fatalf("second run: %+v %v", rep.Rewrite, err)
+	}
+	waitProjected(t, h)
+	waitAudit(t, h)
+
+	// The paired child's names are the cousin's too, and stay with her.
+	personal := []string{ghost.given, ghost.family, ghost.nhs, "943 476 5870", ghost.upn, ghost.postcode, "Wisteria", ghost.carer, ghost.phone, ghost.id,
+		paired.nhs, "943 476 5919", paired.postcode, "Juniper", paired.carer, paired.phone, paired.id}
+	assertGone := func(where string) {
+		t.Helper()
+		if _, err := h.DB.Exec(ctx, "checkpoint"); err != nil {
+			t.Fatal(err)
+		}
+		grepCluster(t, pg.dir, personal, where)
+		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), personal, where+": event log")
+	}
+	assertGone("after erasure")
+	// The cousin's task stays, naming the erased child by its id only.
+	var tasks int
+	if err := h.DB.QueryRow(ctx, `select count(*) from review_tasks where task_id = $1 and child_id = $2 and candidate_id = $3`, task, cousinID, pairedID).Scan(&tasks); err != nil || tasks != 1 {
+		t.Fatalf("the cousin's task after the erasure: %d %v", tasks, err)
+	}
+
+	h.Close()
+	h = startHub(t, cfg)
+	waitProjected(t, h)
+	if err := h.Dir.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertGone("after a restart and a rebuild")
+	if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != http.StatusGone {
+		t.Fatalf("erased child after restart: %d", code)
+	}
+}
+
+// grepCluster fails if any file of a PostgreSQL data directory, the WAL
+// aside, holds any of the values.
+func grepCluster(t *testing.T, dataDir string, values []string, where string) {
+	t.Helper()
+	err := filepath.Walk(dataDir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			if fi.Name() == "pg_wal" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, v := range values {
+			if bytes.Contains(b, []byte(v)) {
+				t.Errorf("%s: %s holds %q", where, strings.TrimPrefix(p, dataDir), v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
