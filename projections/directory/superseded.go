@@ -18,6 +18,13 @@ type Superseded struct {
 	Seq uint64
 }
 
+// absorbedQuery walks merged_into down from survivors, chains included.
+const absorbedQuery = `with recursive chain(root, id, seq, depth) as (
+		select merged_into, child_id, last_seq, 0 from directory where merged_into = any($1::uuid[])
+		union all
+		select c.root, d.child_id, d.last_seq, c.depth + 1 from directory d join chain c on d.merged_into = c.id where c.depth < 32)
+	select root::text, id::text, seq from chain order by root, id`
+
 // Absorbed returns, for each of ids, the children merged into it, directly
 // or through a chain of merges: the records a survivor replaces, each with
 // its last version. The walk follows merged_into downwards, which the
@@ -27,11 +34,7 @@ func (s *Store) Absorbed(ctx context.Context, ids []string) (map[string][]Supers
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `with recursive chain(root, id, seq, depth) as (
-			select merged_into, child_id, last_seq, 0 from directory where merged_into = any($1::uuid[])
-			union all
-			select c.root, d.child_id, d.last_seq, c.depth + 1 from directory d join chain c on d.merged_into = c.id where c.depth < 32)
-		select root::text, id::text, seq from chain order by root, id`, ids)
+	rows, err := s.pool.Query(ctx, absorbedQuery, ids)
 	if err != nil {
 		return nil, fmt.Errorf("absorbed children: %w", err)
 	}
