@@ -544,7 +544,7 @@ async function loadReveals(s, since) {
 
 // ---- data steward ----
 
-const REASONS = [["", "(any reason)"], ["score-band", "score band"], ["twin-guard", "twin guard"], ["identifier-conflict", "identifier conflict"], ["household-conflict", "household conflict"]];
+const REASONS = [["", "(any reason)"], ["score-band", "score band"], ["twin-guard", "twin guard"], ["identifier-conflict", "identifier conflict"], ["household-conflict", "household conflict"], ["correction-conflict", "correction conflict"]];
 
 async function reviewsPage(q) {
   page("Review queue");
@@ -556,6 +556,7 @@ async function reviewsPage(q) {
   view().append(table(d.tasks, [
     ["Task", (t) => link("Task " + t.id, "#/review/" + t.id)], ["Score", (t) => t.score.toFixed(2)], ["Reason", (t) => t.why || ""],
     ["Waiting since", (t) => longDate(t.requested_at)], ["Shielded", (t) => (t.shielded ? "Shielded" : "")],
+    ["Correction", (t) => (t.correction ? t.correction.field + ": corrected " + value(t.correction.corrected) + "; the source states " + value(t.correction.stated) : "")],
   ], d.count + " task(s) on this page"));
   const nav = el("p");
   if (q.get("after")) nav.append(el("button", "Previous page", { type: "button", class: "secondary", on: { click: () => history.back() } }), " ");
@@ -571,6 +572,7 @@ async function reviewsPage(q) {
 async function reviewPage(task) {
   page("Review task " + task);
   const t = await api("GET", "/v1/reviews/" + encodeURIComponent(task));
+  if (t.id >= CONFLICT_TASKS) return conflictTask(t, task);
   view().append(dl([
     ["Score", t.score.toFixed(2)], ["Reason", t.why], ["Explanation", t.explanation], ["Status", t.status],
     ["Waiting since", longDate(t.requested_at)], ["Source record", t.source ? value(t.source) : ""],
@@ -590,6 +592,29 @@ async function reviewPage(task) {
     const decide = (decision, b) => api("POST", "/v1/reviews/" + encodeURIComponent(task) + "/decision", { decision, reason: b.reason || "" })
       .then((d) => result(dec, decision === "link" ? "Linked: the children are merged into " + d.survivor + "." : "Recorded as different children.", "ok")).catch(fail);
   }
+}
+
+// Correction-conflict tasks are numbered from 2^52 (projections/directory).
+const CONFLICT_TASKS = 2 ** 52;
+
+// conflictTask: a source stated a value that differs from a steward's
+// correction; keep the correction, or accept the source's value. A shielded
+// child's task shows a steward without the shield role no values.
+function conflictTask(t, task) {
+  const c = t.correction;
+  view().append(dl([
+    ["Reason", "correction conflict"], ["Field", c && c.field], ["Corrected value", c && value(c.corrected)],
+    ["Corrected", c && dateTime(c.corrected_at)], ["The source's value", c && value(c.stated)], ["Source", c && value(c.source)],
+    ["Stated", c && dateTime(c.stated_at)], ["Shielded", t.shielded ? "Shielded: contact " + (t.contact || "the shield officers") : ""],
+  ]));
+  const links = el("p");
+  links.append(link("This child's record", "#/child/" + t.child_id), " · ", link("Timeline and tools", "#/manage/" + t.child_id));
+  view().append(links);
+  const dec = section("Decision");
+  const decide = (decision, b) => api("POST", "/v1/reviews/" + encodeURIComponent(task) + "/decision", { decision, reason: b.reason || "" })
+    .then(() => result(dec, decision === "keep-correction" ? "Kept: the correction shows again." : "Accepted: the correction is withdrawn and the sources' value shows.", "ok")).catch(fail);
+  dec.append(form([{ name: "reason", label: "Reason", required: true, wide: true }], "Keep the correction", (b) => decide("keep-correction", b),
+    [["Accept the source's value", (b) => decide("accept-source", b)]]));
 }
 
 async function managePage(id) {
