@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"contactpoint/adapters/fhir"
 )
 
 // nestedSettings are the settings that live below a section in a config
@@ -178,6 +180,13 @@ func checkSemantics(v *viper.Viper, cmd *cobra.Command) error {
 	if cmd.Flags().Lookup("stream-replicas") != nil {
 		if n := v.GetInt("stream-replicas"); n < 1 || n > 5 {
 			return fmt.Errorf("setting stream-replicas: %d is not between 1 and 5", n)
+		}
+	}
+	if cmd.Flags().Lookup("public-url") != nil {
+		// The hub checks it again when it starts; here it stops the start
+		// before any store is opened.
+		if _, err := fhir.NewSystems(v.GetString("public-url")); err != nil {
+			return fmt.Errorf("setting public-url: %w", err)
 		}
 	}
 	return nil

@@ -41,6 +41,8 @@ func TestConfigMistakesStopTheStart(t *testing.T) {
 		{name: "not host:port", env: "CONTACTPOINT_HTTP_ADDR", envVal: "nowhere", want: "setting http-addr"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, want: "setting log-level"},
 		{name: "bad log format", yaml: "log-format: xml\n", want: "setting log-format"},
+		{name: "public URL without a scheme", env: "CONTACTPOINT_PUBLIC_URL", envVal: "hub.leeds.gov.uk", want: "setting public-url"},
+		{name: "public URL with a query", yaml: "public-url: https://hub.leeds.gov.uk/?x=1\n", want: "setting public-url"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
