@@ -9,6 +9,7 @@ import (
 
 	"contactpoint/adapters/web/webtest"
 	"contactpoint/domain/access"
+	"contactpoint/domain/ident"
 )
 
 // TestBrowserJourneys: every role signs in to the pages in a real browser
@@ -219,6 +220,155 @@ func TestBrowserJourneys(t *testing.T) {
 		p.WaitText("#view", "forbidden-field")
 		p.Wait("the charts", `[...document.querySelectorAll("#view img")].length === 3 && [...document.querySelectorAll("#view img")].every((i) => i.complete && i.naturalWidth > 0)`)
 		p.Checked("steward-quality")
+	})
+
+	// A steward's other decisions, each previewed where the API offers a
+	// dry run, and each checked on the pages afterwards: not-link on a
+	// review task, merge and its undoing, and a split.
+	t.Run("data steward decisions", func(t *testing.T) {
+		nhs := func(nine string) string {
+			d, ok := ident.NHSCheckDigit(nine)
+			if !ok {
+				t.Fatalf("%s has no NHS check digit", nine)
+			}
+			return nine + string(d)
+		}
+		// Jack as the hospital and, after a move, the school know him: a
+		// review task (the only open one: the journey above decided
+		// Olivia's).
+		jack := kid{agency: "health", system: "pas", id: "H30", given: "Jack", family: "Wilson", dob: "2016-09-21", gender: "male",
+			nhs: nhs("401023215"), postcode: "LS8 1AA", address: "22 Oak Road"}
+		jackSchool := jack
+		jackSchool.agency, jackSchool.system, jackSchool.id, jackSchool.nhs = "education", "sims", "E30", ""
+		jackSchool.postcode, jackSchool.address = "LS11 5CC", "9 Beeston Road"
+		// Ava and Ruby, two children a steward will merge and unmerge.
+		ava := kid{agency: "health", system: "pas", id: "H40", given: "Ava", family: "Clarke", dob: "2014-02-11", gender: "female",
+			nhs: nhs("401023219"), postcode: "LS7 3BB", address: "5 Chapel Street"}
+		ruby := kid{agency: "education", system: "sims", id: "E40", given: "Ruby", family: "Stone", dob: "2013-06-30", gender: "female",
+			postcode: "LS9 8DD", address: "40 York Road"}
+		// Leo, whom the hospital and the GP practice both know by his NHS
+		// number: one child with two source records, one to split off.
+		leo := kid{agency: "health", system: "pas", id: "H50", given: "Leo", family: "Grant", dob: "2012-12-01", gender: "male",
+			nhs: nhs("401023221"), postcode: "LS2 9JT", address: "1 Park Lane"}
+		leoGP := leo
+		leoGP.system, leoGP.id = "emis", "G50"
+		send(t, h, jack, ava, ruby, leo)
+		send(t, h, jackSchool)
+		send(t, h, leoGP)
+		jackID, jackSchoolID := childOf(t, h, "health", "pas", "H30"), childOf(t, h, "education", "sims", "E30")
+		avaID, rubyID := childOf(t, h, "health", "pas", "H40"), childOf(t, h, "education", "sims", "E40")
+		leoID := childOf(t, h, "health", "pas", "H50")
+		if jackID == jackSchoolID || avaID == rubyID || childOf(t, h, "health", "emis", "G50") != leoID {
+			t.Fatalf("set-up: Jack %s/%s, Ava %s, Ruby %s, Leo's GP record not on %s", jackID, jackSchoolID, avaID, rubyID, leoID)
+		}
+		p := signIn(t, "web.steward2", access.RoleSteward)
+
+		// Not the same child: the task is closed, the two stay apart.
+		p.Go(base + "/#/reviews")
+		p.WaitText("#view table", "Task ")
+		p.JS(`document.querySelector("#view table a").click(); "ok"`)
+		p.WaitText("#view", "Side by side")
+		p.WaitText("#view", "Wilson")
+		p.Fill("#s-decision", "reason", "different children: the school's Jack has another mother")
+		p.Press("#s-decision", "Not the same child")
+		p.WaitText("#s-decision", "Recorded as different children.")
+		p.Checked("steward-not-linked")
+		p.Reload()
+		p.WaitText("#view", "Side by side")
+		p.WaitText("#view dl", "not-linked")
+		if p.JS(`String(!!document.getElementById("s-decision"))`) != "false" {
+			t.Error("the decided task still offers a decision")
+		}
+		waitProjected(t, h)
+		if a, b := childOf(t, h, "health", "pas", "H30"), childOf(t, h, "education", "sims", "E30"); a == b {
+			t.Fatalf("not-link merged the children into %s", a)
+		}
+		p.Checked("steward-not-linked-task")
+
+		// Merge, previewed first: the preview changes nothing.
+		p.Go(base + "/#/manage/" + avaID)
+		p.WaitText("#view", "Merge with another child")
+		p.Fill("#s-merge-with-another-child", "other", rubyID)
+		p.Fill("#s-merge-with-another-child", "reason", "the same child, known to the school by another name")
+		p.Press("#s-merge-with-another-child", "Preview")
+		p.WaitText("#s-merge-with-another-child", "Preview — nothing has been changed")
+		p.Wait("the merged child in the preview", `[...document.querySelectorAll("#s-merge-with-another-child .preview h3")].some((h) => /Clarke|Stone/.test(h.textContent))`)
+		p.Checked("steward-merge-preview")
+		if childOf(t, h, "education", "sims", "E40") != rubyID {
+			t.Fatal("the merge preview changed the directory")
+		}
+		p.Press("#s-merge-with-another-child", "Merge")
+		p.WaitText("#s-merge-with-another-child", "Merged; the survivor is ")
+		survivor := strings.TrimSuffix(strings.TrimPrefix(p.Text("#s-merge-with-another-child .result"), "Merged; the survivor is "), ".")
+		absorbed := map[string]string{avaID: rubyID, rubyID: avaID}[survivor]
+		if absorbed == "" {
+			t.Fatalf("the survivor %q is neither child", survivor)
+		}
+		waitProjected(t, h)
+		// The absorbed child's page shows the survivor and says so.
+		p.Go(base + "/#/child/" + absorbed)
+		p.WaitText("#view", "merged into")
+		p.WaitText("#view .notice a", survivor)
+		p.Checked("steward-merged-record")
+		// The survivor holds both children's records.
+		p.Press("#view .notice", survivor)
+		p.WaitText("#view", "Timeline and steward's tools")
+		if strings.Contains(p.Text("#view"), "merged into") {
+			t.Error("the survivor's own page says it was merged")
+		}
+		p.Go(base + "/#/manage/" + survivor)
+		p.WaitText("#s-split-records-off", "education/sims/E40")
+		p.WaitText("#s-split-records-off", "health/pas/H40")
+
+		// Unmerge, previewed first: both children exist again.
+		p.Go(base + "/#/manage/" + survivor)
+		p.WaitText("#view", "Undo a merge")
+		p.Fill("#s-undo-a-merge", "absorbed", absorbed)
+		p.Fill("#s-undo-a-merge", "reason", "merged in error")
+		p.Press("#s-undo-a-merge", "Preview")
+		p.WaitText("#s-undo-a-merge", "Preview — nothing has been changed")
+		p.Checked("steward-unmerge-preview")
+		if childOf(t, h, "education", "sims", "E40") != survivor && childOf(t, h, "health", "pas", "H40") != survivor {
+			t.Fatal("the unmerge preview changed the directory")
+		}
+		p.Press("#s-undo-a-merge", "Unmerge")
+		p.WaitText("#s-undo-a-merge", "Restored "+absorbed+".")
+		waitProjected(t, h)
+		for _, c := range []struct{ id, shows, lacks string }{{avaID, "Ava", "Ruby"}, {rubyID, "Ruby", "Ava"}} {
+			p.Go(base + "/#/child/" + c.id)
+			p.WaitText("#view", c.shows)
+			if txt := p.Text("#view"); strings.Contains(txt, c.lacks) || strings.Contains(txt, "merged into") {
+				t.Errorf("after the unmerge %s's page shows %q or a merge: %s", c.shows, c.lacks, txt)
+			}
+		}
+		p.Checked("steward-unmerged-record")
+		if childOf(t, h, "health", "pas", "H40") != avaID || childOf(t, h, "education", "sims", "E40") != rubyID {
+			t.Fatal("the unmerge did not give each record back its own child")
+		}
+
+		// Split, previewed first: the GP's record becomes a child of its own.
+		p.Go(base + "/#/manage/" + leoID)
+		p.WaitText("#s-split-records-off", "health/emis/G50")
+		p.Check("#s-split-records-off", "sources", "health/emis/G50")
+		p.Fill("#s-split-records-off", "reason", "the GP's Leo is another child with a mistyped NHS number")
+		p.Press("#s-split-records-off", "Preview")
+		p.WaitText("#s-split-records-off", "Preview — nothing has been changed")
+		p.Checked("steward-split-preview")
+		if childOf(t, h, "health", "emis", "G50") != leoID {
+			t.Fatal("the split preview changed the directory")
+		}
+		p.Press("#s-split-records-off", "Split")
+		p.WaitText("#s-split-records-off", "Split; records moved to ")
+		moved := strings.TrimSuffix(strings.TrimPrefix(p.Text("#s-split-records-off .result"), "Split; records moved to "), ".")
+		waitProjected(t, h)
+		if got := childOf(t, h, "health", "emis", "G50"); got != moved || got == leoID {
+			t.Fatalf("the GP's record is on %s; the page said %s (Leo is %s)", got, moved, leoID)
+		}
+		p.Go(base + "/#/child/" + moved)
+		p.WaitText("#view", "Leo")
+		p.Go(base + "/#/manage/" + leoID)
+		p.WaitText("#view", "sources.moved-out")
+		p.Checked("steward-split-done")
 	})
 
 	t.Run("shield officer", func(t *testing.T) {

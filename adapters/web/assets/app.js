@@ -443,6 +443,13 @@ async function recordPage(id, q) {
   const h = page(v.name ? personName(v.name.value) : "Child " + v.id);
   if (v.notice && v.notice.shielded) h.append(el("span", "Shielded", { class: "badge" }));
   if (asOf) view().append(el("p", "As the directory showed it on " + dateTime(data.as_of) + ".", { class: "notice" }));
+  // An absorbed child's id leads to the survivor's record: say so, so that
+  // no one takes the page for the child they asked for.
+  if (!asOf && v.id && v.id !== String(id).toLowerCase()) {
+    const n = el("p", "This child's record was merged into another; shown here is the record it was merged into: ", { class: "notice" });
+    n.append(link(v.id, "#/child/" + encodeURIComponent(v.id)));
+    view().append(n);
+  }
   const back = el("p");
   back.append(el("button", "Back", { type: "button", class: "secondary", on: { click: () => history.back() } }));
   view().append(back);
