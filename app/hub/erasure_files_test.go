@@ -65,6 +65,23 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 		!strings.Contains(string(body), `"compared_source":{"agency":"health","system":"pas","record_id":"`+paired.id+`"}`) {
 		t.Fatalf("review task: %d %s", code, body)
 	}
+	// A record linked to the cousin by her UPN, which a steward splits off
+	// to a child of its own, erased the same day: its statement stays on the
+	// cousin's subject until the erasure reaches it.
+	split := kid{agency: "health", system: "pas", id: "RX-SPLIT-3", given: paired.given, family: paired.family, dob: ghost.dob, gender: "female",
+		upn: cousin.upn, postcode: "LS9 9ZZ", address: "7 Larkspur Row", carer: "Hildegard", phone: "07700 900333"}
+	send(t, h, split)
+	if got := childOf(t, h, split.agency, split.system, split.id); got != cousinID {
+		t.Fatalf("the split record went to %s, want the cousin %s", got, cousinID)
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+cousinID+"/split", map[string]any{
+		"sources": []map[string]string{{"agency": split.agency, "system": split.system, "record_id": split.id}}, "reason": "a different girl"}); code != 200 {
+		t.Fatalf("split: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	if childOf(t, h, split.agency, split.system, split.id) == cousinID {
+		t.Fatal("the split left the record on the cousin")
+	}
 	bad := ghost.json()
 	bad["child"].(map[string]any)["notes"] = "x"
 	if code, _ := post(t, h, "health", "application/x-ndjson", ndjson([]map[string]any{bad})); code != http.StatusUnprocessableEntity {
@@ -95,7 +112,7 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	clk.set(dretention.Anniversary(dob, 24).Add(2 * time.Hour))
 	waitProjected(t, h)
 	rep, err := h.Retention.Run(ctx, true)
-	if err != nil || len(rep.Items) != 2 || rep.Items[0].Action != dretention.Erase || rep.Rewrite == nil || rep.Rewrite.Children != 2 {
+	if err != nil || len(rep.Items) != 3 || rep.Items[0].Action != dretention.Erase || rep.Rewrite == nil || rep.Rewrite.Children != 3 {
 		t.Fatalf("dry run before the erasure: %+v %v", rep, err)
 	}
 	start := time.Now()
@@ -115,15 +132,17 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	waitProjected(t, h)
 	waitAudit(t, h)
 
-	// The paired child's names are the cousin's too, and stay with her.
+	// The paired and split children's names are the cousin's too, and stay
+	// with her; the split record's id stays in her moved-out event (README).
 	personal := []string{ghost.given, ghost.family, ghost.nhs, "943 476 5870", ghost.upn, ghost.postcode, "Wisteria", ghost.carer, ghost.phone, ghost.id,
-		paired.nhs, "943 476 5919", paired.postcode, "Juniper", paired.carer, paired.phone, paired.id}
+		paired.nhs, "943 476 5919", paired.postcode, "Juniper", paired.carer, paired.phone, paired.id,
+		split.postcode, "Larkspur", split.carer, split.phone}
 	assertGone := func(where string) {
 		t.Helper()
 		if _, err := h.DB.Exec(ctx, "checkpoint"); err != nil {
 			t.Fatal(err)
 		}
-		grepCluster(t, pg.dir, personal, where)
+		grepCluster(t, pg.dir, append(personal, split.id), where)
 		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), personal, where+": event log")
 	}
 	assertGone("after erasure")

@@ -382,6 +382,14 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, rule, reason, by stri
 			return err
 		}
 	}
+	kept, err := s.deleteMovedStatements(ctx, c.children, c)
+	if err != nil {
+		return err
+	}
+	if kept > 0 {
+		// Counts only: README says what these messages keep.
+		s.Log.Warn("erasure: other children's linkage events still name the erased child's records", "child", id, "messages", kept)
+	}
 	if err := s.deleteFeeds(ctx, c.feedSeqs); err != nil {
 		return err
 	}
