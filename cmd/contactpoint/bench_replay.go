@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
@@ -58,6 +59,17 @@ func benchReplay(ctx context.Context, v *viper.Viper) error {
 	}
 	fmt.Printf("filled in %s: %d CHILDREN messages, %d children, %d source records; host: %d CPUs, load %s\n",
 		time.Since(fill).Round(time.Second), head, n, s, runtime.NumCPU(), loadAverage())
+	// How fast the stream alone is read, as a rebuild reads it (an ordered
+	// consumer, batches of 20,000): the bound on any load phase.
+	read := time.Now()
+	var got int
+	if err := natsjs.Follow(ctx, h.NATS.JS, natsjs.StreamChildren, 1, head, 20_000, func(msgs []jetstream.Msg) error {
+		got += len(msgs)
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("read %d CHILDREN messages in %s (%.0f messages/s)\n", got, time.Since(read).Round(time.Millisecond), float64(got)/time.Since(read).Seconds())
 	stopProfile, err := startCPUProfile(v.GetString("cpuprofile"))
 	if err != nil {
 		return err

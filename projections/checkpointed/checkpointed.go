@@ -58,6 +58,19 @@ func (f Func) Apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) error 
 // Committed implements Applier.
 func (Func) Committed() {}
 
+// BulkLoader is a rebuild's load phase for a projection that can fold its
+// whole stream in memory: it is given every message up to the head, then
+// writes the result once into the new version's empty tables, which have
+// their primary keys and unique indexes but no others yet.
+type BulkLoader interface {
+	// Add folds one message. An error says that the message cannot be
+	// applied: nothing of it is folded, and it is parked with the reason.
+	Add(m jetstream.Msg) error
+	// Write writes all that was folded, in tx; the runner moves the
+	// checkpoint in the same transaction.
+	Write(ctx context.Context, tx pgx.Tx) error
+}
+
 // Spec is what a projection says about itself.
 type Spec struct {
 	// Name is the projection's checkpoint and consumer name.
@@ -71,6 +84,10 @@ type Spec struct {
 	Batch, RebuildBatch int
 	// Open returns a fresh Applier.
 	Open func() Applier
+	// Bulk, when set, returns a fresh BulkLoader for a rebuild's load
+	// phase; without it a rebuild loads through Open's Applier in batches
+	// of RebuildBatch.
+	Bulk func() BulkLoader
 	// Async lets the projection's transactions commit without waiting for
 	// their WAL (postgres.AsyncCommit): a PostgreSQL crash can lose the
 	// last few whole, and the checkpoint rule brings the projection back

@@ -10,8 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/natsjs"
+	"contactpoint/adapters/parked"
+	"contactpoint/adapters/postgres"
 )
 
 // A rebuild builds a new version of the projection's tables beside the live
@@ -87,6 +90,12 @@ func (p *Projection) Rebuild(ctx context.Context) (RebuildStats, error) {
 	// A failure leaves the half-built schema: the next rebuild drops it.
 	cfg := p.Pool.Config()
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{p.schema()}.Sanitize() + ", public"
+	// The new version is not read until the switch, whose own commit
+	// waits for the WAL before it (so for all of the rebuild's): its
+	// commits need not wait. Index builds get memory enough to sort in it.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	cfg.ConnConfig.RuntimeParams["maintenance_work_mem"] = "512MB"
+	cfg.ConnConfig.RuntimeParams["work_mem"] = "64MB"
 	cfg.MaxConns = 4
 	next, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -102,7 +111,11 @@ func (p *Projection) Rebuild(ctx context.Context) (RebuildStats, error) {
 	}
 	f.batchSize = p.RebuildBatch
 	if head > 0 {
-		if err := f.follow(ctx, true, head); err != nil {
+		load := f.follow
+		if p.Bulk != nil {
+			load = f.bulk
+		}
+		if err := load(ctx, true, head); err != nil {
 			return st, fmt.Errorf("rebuild %s: load: %w", p.Name, err)
 		}
 	}
@@ -148,6 +161,63 @@ func (p *Projection) Rebuild(ctx context.Context) (RebuildStats, error) {
 		"load", st.Load.Round(time.Millisecond), "indexes", st.Indexes.Round(time.Millisecond),
 		"switch", st.Switch.Round(time.Millisecond))
 	return st, nil
+}
+
+// bulk is the load phase through the projection's BulkLoader: the stream
+// up to head is folded in memory and written in one transaction with the
+// checkpoint and what was parked. When that transaction fails for a reason
+// of the messages' own (parked.Poisoned), the load falls back to applying
+// batch after batch, which parks what fails alone; an outage is returned.
+func (f *follower) bulk(ctx context.Context, _ bool, head uint64) error {
+	b := f.p.Bulk()
+	var poisoned []parked.Message
+	var last uint64
+	err := natsjs.Follow(ctx, f.p.JS, f.p.Stream, 1, head, f.batchSize, func(msgs []jetstream.Msg) error {
+		for _, m := range msgs {
+			seq, err := seqOf(m)
+			if err != nil {
+				return err
+			}
+			last = seq
+			if err := b.Add(m); err != nil {
+				pm, err := parked.Of(f.name, m, parked.ReasonOf(err))
+				if err != nil {
+					return err
+				}
+				poisoned = append(poisoned, pm)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: read: %w", f.name, err)
+	}
+	err = parked.Safely(func() error {
+		return pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+			if err := b.Write(ctx, tx); err != nil {
+				return err
+			}
+			for _, pm := range poisoned {
+				if err := parked.Park(ctx, tx, pm); err != nil {
+					return err
+				}
+			}
+			return postgres.SaveCheckpoint(ctx, tx, f.name, f.p.Stream, 0, last)
+		})
+	})
+	if err == nil {
+		f.pos = last
+		for _, pm := range poisoned {
+			parked.Logged(f.p.Log, pm)
+		}
+		return nil
+	}
+	if !parked.Poisoned(ctx, f.pool, f.p.JS, err) {
+		return fmt.Errorf("%s: write: %w", f.name, err)
+	}
+	f.p.Log.Warn("bulk load failed; loading batch after batch", "consumer", f.name, "stream", f.p.Stream,
+		"reason", parked.ReasonOf(err).Kind)
+	return f.follow(ctx, true, head)
 }
 
 func (p *Projection) qualified(table string) string {

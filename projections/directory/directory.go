@@ -43,6 +43,7 @@ func New(js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger, rules chi
 		Name: Name, Stream: natsjs.StreamChildren, Tables: Tables,
 		Batch: 1000, RebuildBatch: 20_000, Async: true,
 		Open: func() checkpointed.Applier { return &applier{rules: p.rules} },
+		Bulk: p.openBulk,
 	}, pool, js, log)
 	return p
 }
@@ -81,6 +82,7 @@ func (a *applier) Committed() {
 type touched struct {
 	state   *child.State
 	lastSeq uint64
+	folded  bool // a fold has counted it among the children it touched
 }
 
 // apply projects a batch of CHILDREN messages in tx and returns the states
@@ -119,45 +121,38 @@ func (a *applier) apply(ctx context.Context, tx pgx.Tx, msgs []jetstream.Msg) (m
 	for id, t := range loaded {
 		states[id] = t
 	}
-	// owners: which child each source record touched in this batch belongs
-	// to after it, in event order. A batch can end between the two halves of
-	// a merge, when survivor and absorbed child both hold the record.
-	owners := map[record.SourceKey]uuid.UUID{}
+	f := newFold(states)
 	for _, it := range items {
-		t := states[it.id]
-		if t == nil {
-			t = &touched{state: child.NewState(it.id.String())}
-			states[it.id] = t
-		}
-		t.state.Apply(it.b)
-		t.lastSeq = it.seq
-		for _, e := range it.b.Events {
-			for _, k := range claimedSources(e) {
-				owners[k] = it.id
-			}
-		}
+		f.add(it.seq, it.id, it.b)
 	}
-	if err := writeChildren(ctx, tx, ids, states, owners, a.rules); err != nil {
+	if err := writeChildren(ctx, tx, f, a.rules); err != nil {
 		return nil, err
 	}
 	batch := &pgx.Batch{}
-	for _, it := range items {
-		for _, e := range it.b.Events {
-			queueLinkage(batch, it.seq, it.id, e)
-		}
+	for _, op := range f.ops {
+		op.queue(batch)
 	}
 	if batch.Len() > 0 {
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return nil, fmt.Errorf("directory: write linkage: %w", err)
 		}
 	}
+	if err := afterWrite(ctx, tx, f.ids, f.states); err != nil {
+		return nil, err
+	}
+	return f.states, nil
+}
+
+// afterWrite is the one place for what is worked out over the written
+// tables for the children a write touched, rather than from one child's
+// events: the live apply calls it for each batch's children, a rebuild's
+// bulk load once for every child, so whatever is derived here is derived
+// the same way in both.
+func afterWrite(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[uuid.UUID]*touched) error {
 	if err := updateCorrectionTasks(ctx, tx, ids, states); err != nil {
-		return nil, err
+		return err
 	}
-	if err := updateGuards(ctx, tx, ids); err != nil {
-		return nil, err
-	}
-	return states, nil
+	return updateGuards(ctx, tx, ids)
 }
 
 func loadStates(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]*touched, error) {
@@ -185,7 +180,7 @@ func loadStates(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]
 // writeChildren upserts the touched children's rows and their source links:
 // COPY into per-transaction staging tables, then one merge statement each,
 // which costs far less per row than a statement per row.
-func writeChildren(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[uuid.UUID]*touched, owners map[record.SourceKey]uuid.UUID, rules child.Rules) error {
+func writeChildren(ctx context.Context, tx pgx.Tx, f *fold, rules child.Rules) error {
 	for _, q := range []string{
 		`create temp table if not exists stage_directory as select ` + strings.Join(rowColumns, ", ") + ` from directory limit 0`,
 		`create temp table if not exists stage_sources (agency text, system text, record_id text, child_id uuid, withdrawn boolean, sensitive boolean)`,
@@ -195,22 +190,25 @@ func writeChildren(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[u
 			return fmt.Errorf("directory: staging: %w", err)
 		}
 	}
-	rows := make([][]any, 0, len(ids))
-	for _, id := range ids {
-		t := states[id]
+	// An erased child's source links go first, as at the erasure: the
+	// fold's links after it then start afresh (sensitive included).
+	if len(f.erased) > 0 {
+		if _, err := tx.Exec(ctx, `delete from directory_sources where child_id = any($1)`, f.erased); err != nil {
+			return fmt.Errorf("directory: erased links: %w", err)
+		}
+	}
+	rows := make([][]any, 0, len(f.ids))
+	for _, id := range f.ids {
+		t := f.states[id]
 		row, err := directoryRow(id, t.state, t.lastSeq, rules)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, row)
 	}
-	links := make([][]any, 0, len(owners))
-	for k, id := range owners {
-		ss := states[id].state.Sources[k]
-		if ss == nil {
-			continue // moved on again later in the batch
-		}
-		links = append(links, []any{k.Agency, k.System, k.RecordID, id, ss.Withdrawn, statesSensitive(ss)})
+	links := make([][]any, 0, len(f.links))
+	for k, l := range f.links {
+		links = append(links, []any{k.Agency, k.System, k.RecordID, l.child, l.withdrawn, l.sensitive})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_directory"}, rowColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("directory: stage rows: %w", err)

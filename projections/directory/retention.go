@@ -155,17 +155,39 @@ func (s *Store) RetentionCandidates(ctx context.Context, today time.Time) ([]Lif
 	return out, nil
 }
 
-// queueErased clears what the directory's other tables hold about an erased
+// erased clears what the directory's other tables hold about an erased
 // child, in the transaction that applies the tombstone, so that a rebuild
 // from CHILDREN ends the same way: its source links (record ids are
-// identifiers), break-glass reveals (their reasons are free text), the
+// identifiers; the fold drops them, see writeChildren), break-glass
+// reveals (their reasons are free text), the
 // evidence and source record of review tasks pairing it, and the reasons of
 // decisions about it. The ids stay: the audit trail and the decision log
 // still prove that the child existed and what was decided.
-func queueErased(b *pgx.Batch, id uuid.UUID) {
-	b.Queue(`delete from directory_sources where child_id = $1`, id)
-	b.Queue(`delete from shield_reveals where child_id = $1`, id)
+type erased struct{ child uuid.UUID }
+
+func (op erased) queue(b *pgx.Batch) {
+	b.Queue(`delete from shield_reveals where child_id = $1`, op.child)
 	b.Queue(`update review_tasks set evidence = null, source_agency = null, source_system = null, source_record_id = null
-		where child_id = $1 or candidate_id = $1`, id)
-	b.Queue(`update linkage_decisions set reason = null where (child_id = $1 or other_id = $1) and reason is not null`, id)
+		where child_id = $1 or candidate_id = $1`, op.child)
+	b.Queue(`update linkage_decisions set reason = null where (child_id = $1 or other_id = $1) and reason is not null`, op.child)
+}
+
+func (op erased) applyTo(t *bulkTables) {
+	for k, r := range t.reveals {
+		if r.child == op.child {
+			delete(t.reveals, k)
+		}
+	}
+	clear := func(r *taskRow) { r.evidence, r.agency, r.system, r.recordID = nil, nil, nil, nil }
+	for _, r := range t.byChild[op.child] {
+		clear(r)
+	}
+	for _, r := range t.byCandidate[op.child] {
+		clear(r)
+	}
+	for _, r := range t.decisions {
+		if r.child == op.child || r.other == op.child {
+			r.reason = nil
+		}
+	}
 }

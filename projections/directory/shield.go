@@ -25,11 +25,18 @@ func updateGuards(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	// Most batches touch no child that any review task names: then no
-	// guard can change (a guard exists only with an open task) and the
-	// rows' upsert has already set shielded from the child's own shield.
+	// Most batches touch no child that any review task names, nor one
+	// that holds a guard: then no guard can change and the rows' upsert
+	// has already set shielded from the child's own shield. (A merge moves
+	// the absorbed child's tasks to the survivor, so the absorbed child can
+	// hold a guard that no task names any more.)
 	var any bool
-	if err := tx.QueryRow(ctx, `select exists(select 1 from review_tasks where child_id = any($1) or candidate_id = any($1))`, ids).Scan(&any); err != nil {
+	// Joined to the ids rather than "= any($1)", which tests a parameter
+	// array end to end for every row: a bulk load passes every child.
+	if err := tx.QueryRow(ctx, `with touched as (select unnest($1::uuid[]) as id)
+		select exists(select 1 from review_tasks t join touched x on t.child_id = x.id)
+			or exists(select 1 from review_tasks t join touched x on t.candidate_id = x.id)
+			or exists(select 1 from directory d join touched x on d.child_id = x.id where d.guard is not null)`, ids).Scan(&any); err != nil {
 		return fmt.Errorf("directory: guards: %w", err)
 	}
 	if !any {
