@@ -79,7 +79,8 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 		t.Fatalf("split: %d %s", code, body)
 	}
 	waitProjected(t, h)
-	if childOf(t, h, split.agency, split.system, split.id) == cousinID {
+	splitID := childOf(t, h, split.agency, split.system, split.id)
+	if splitID == cousinID {
 		t.Fatal("the split left the record on the cousin")
 	}
 	bad := ghost.json()
@@ -115,6 +116,23 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	if err != nil || len(rep.Items) != 3 || rep.Items[0].Action != dretention.Erase || rep.Rewrite == nil || rep.Rewrite.Children != 3 {
 		t.Fatalf("dry run before the erasure: %+v %v", rep, err)
 	}
+	// The keys that seal the criteria of the audit entries naming them: an
+	// erasure that deleted the rows but left their bytes in a file would
+	// not have shredded anything.
+	var keys [][]byte
+	rows, err := h.DB.Query(ctx, `select key from audit_keys where children && $1`, []string{id, pairedID, splitID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k []byte
+		_ = rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if len(keys) == 0 {
+		t.Fatal("no audit key names the children")
+	}
 	start := time.Now()
 	rep, err = h.Retention.Run(ctx, false)
 	if err != nil || rep.Rewrite == nil || !rep.Rewrite.Done || rep.Rewrite.Error != "" {
@@ -143,6 +161,9 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		grepCluster(t, pg.dir, append(personal, split.id), where)
+		for i, k := range keys {
+			grepCluster(t, pg.dir, []string{string(k)}, fmt.Sprintf("%s: audit key %d", where, i))
+		}
 		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), personal, where+": event log")
 	}
 	assertGone("after erasure")

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"contactpoint/domain/retention"
 	"contactpoint/projections/audit"
@@ -31,15 +30,20 @@ const RuleFiles = "erased-from-files"
 // them.
 var RewrittenProjections = []string{directory.Name, audit.Name}
 
-// rewrittenTables are tables that are not projections and lose rows on
-// erasure, rewritten with VACUUM FULL: audit_keys (a deleted key must not
-// survive as a dead row, or the audit trail was never shredded) and
-// pg_statistic (ANALYZE keeps sample values of every column, names and
-// postcodes among them, and dropping a table only marks its rows dead).
-// Both are small, so their exclusive lock is held for milliseconds.
-var rewrittenTables = []string{"audit_keys", "pg_catalog.pg_statistic"}
+// swappedTables are tables that are not projections and lose rows on
+// erasure: audit_keys (a deleted key must not survive as a dead row, or
+// the audit trail was never shredded). They are copied beside the live
+// table and swapped in (swapTable).
+var swappedTables = []string{"audit_keys"}
 
-// lockWait bounds how long a VACUUM FULL queues for its lock: a waiting
+// vacuumedTables are rewritten with VACUUM FULL, last: pg_statistic, where
+// ANALYZE keeps sample values of every column (names, postcodes, keys) and
+// a rebuild or swap that drops the old tables only marks their rows dead.
+// It is small (kilobytes per table), so its exclusive lock lasts
+// milliseconds.
+var vacuumedTables = []string{"pg_catalog.pg_statistic"}
+
+// lockWait bounds how long a rewrite queues for a lock: a waiting
 // exclusive lock makes every later reader wait behind it, so it gives up
 // early and tries again rather than stall searches behind a long query.
 const lockWait = "2s"
@@ -97,7 +101,15 @@ func (s *Service) Rewrite(ctx context.Context) (RewriteReport, error) {
 		}
 		rep.Tables = append(rep.Tables, name)
 	}
-	for _, tb := range rewrittenTables {
+	for _, tb := range swappedTables {
+		held, err := s.swapTable(ctx, tb)
+		if err != nil {
+			return rep, err
+		}
+		rep.Tables = append(rep.Tables, tb)
+		s.Log.Info("erasure: table rewritten", "table", tb, "locked", held.Round(time.Millisecond))
+	}
+	for _, tb := range vacuumedTables {
 		ok, err := s.vacuumFull(ctx, tb)
 		if err != nil {
 			return rep, err
@@ -118,9 +130,9 @@ func (s *Service) Rewrite(ctx context.Context) (RewriteReport, error) {
 }
 
 // vacuumFull rewrites one table into a new file. pg_statistic belongs to
-// the bootstrap superuser: a role that may not rewrite it (PostgreSQL 17:
-// the pg_maintain role may) is told in the log, once per run, and the
-// table is left; ok is false then.
+// the bootstrap superuser: when the hub's role may not rewrite it
+// (PostgreSQL 17: the pg_maintain role may), the log says so and the
+// table is left for an administrator; ok is false then.
 func (s *Service) vacuumFull(ctx context.Context, table string) (ok bool, err error) {
 	conn, err := s.DB.Acquire(ctx)
 	if err != nil {
@@ -128,8 +140,8 @@ func (s *Service) vacuumFull(ctx context.Context, table string) (ok bool, err er
 	}
 	defer conn.Release()
 	var allowed bool
-	if err := conn.QueryRow(ctx, `select rolsuper or (current_setting('server_version_num')::int >= 170000
-			and pg_has_role(current_user, 'pg_maintain', 'member')) or pg_has_role(current_user, c.relowner, 'usage')
+	if err := conn.QueryRow(ctx, `select case when rolsuper or pg_has_role(current_user, c.relowner, 'usage') then true
+			when current_setting('server_version_num')::int >= 170000 then pg_has_role(current_user, 'pg_maintain', 'member') else false end
 		from pg_roles, pg_class c where rolname = current_user and c.oid = $1::regclass`, table).Scan(&allowed); err != nil {
 		return false, fmt.Errorf("rewrite %s: %w", table, err)
 	}
@@ -141,19 +153,10 @@ func (s *Service) vacuumFull(ctx context.Context, table string) (ok bool, err er
 		return false, fmt.Errorf("rewrite %s: %w", table, err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "reset lock_timeout") //nolint:errcheck // the pool resets sessions it cannot reuse
-	for attempt := 0; ; attempt++ {
-		_, err = conn.Exec(ctx, "vacuum (full) "+table)
-		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55P03" || attempt >= 30 { // lock_not_available
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-	if err != nil {
+	if err := retryLocked(ctx, func() error {
+		_, err := conn.Exec(ctx, "vacuum (full) "+table)
+		return err
+	}); err != nil {
 		return false, fmt.Errorf("rewrite %s: %w", table, err)
 	}
 	return true, nil
