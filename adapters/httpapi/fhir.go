@@ -743,7 +743,7 @@ func (s *Server) fhirRead(w http.ResponseWriter, r *http.Request) {
 		if !s.audited(w, r, audit.Entry{Action: audit.ActView, Outcome: audit.Refused, Reason: "not-found", Subject: id.String(), Status: http.StatusNotFound}) {
 			return
 		}
-		fhirSpine(w, http.StatusNotFound, "not-found", fhir.SpineResourceNotFound, "no such version of this Patient: only the current version is served; read Patient/"+id.String())
+		fhirSpine(w, http.StatusNotFound, "not-found", fhir.SpineResourceNotFound, "no such version of this Patient: only the current version is served; read the Patient without a version")
 		return
 	}
 	// The survivor replaces the ids it absorbed. A restricted Patient
