@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -71,5 +72,8 @@ func spin(desc string) (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done); _ = bar.Finish() }
+	// Callers stop the spinner when the step ends and again on their way
+	// out (a deferred stop): only the first call does anything.
+	var once sync.Once
+	return func() { once.Do(func() { close(done); _ = bar.Finish() }) }
 }
