@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/viper"
@@ -49,7 +46,7 @@ func replayProjection(ctx context.Context, v *viper.Viper, name string) error {
 	defer pool.Close()
 	stop := spin("rebuilding " + name)
 	defer stop()
-	st, asked, err := askHub(ctx, pool, name)
+	st, asked, err := hub.AskRebuild(ctx, pool, name)
 	if err != nil {
 		return err
 	}
@@ -75,51 +72,4 @@ func replayProjection(ctx context.Context, v *viper.Viper, name string) error {
 		st.Total.Round(time.Millisecond), st.Load.Round(time.Millisecond), st.Indexes.Round(time.Millisecond),
 		st.CatchUp.Round(time.Millisecond), st.Switch.Round(time.Millisecond))
 	return nil
-}
-
-// askHub asks a running hub to rebuild through PostgreSQL's LISTEN/NOTIFY;
-// asked is false when no hub took the request within a few seconds.
-func askHub(ctx context.Context, pool *pgxpool.Pool, name string) (st checkpointed.RebuildStats, asked bool, err error) {
-	pooled, err := pool.Acquire(ctx)
-	if err != nil {
-		return st, false, fmt.Errorf("replay: %w", err)
-	}
-	conn := pooled.Hijack()
-	defer conn.Close(context.Background()) //nolint:errcheck // LISTEN state must not go back to the pool
-	if _, err := conn.Exec(ctx, "listen "+hub.RebuildReplyChannel); err != nil {
-		return st, false, fmt.Errorf("replay: %w", err)
-	}
-	reqID := uuid.NewString()
-	req, _ := json.Marshal(hub.RebuildRequest{ID: reqID, Projection: name})
-	if _, err := conn.Exec(ctx, "select pg_notify($1, $2)", hub.RebuildChannel, string(req)); err != nil {
-		return st, false, fmt.Errorf("replay: %w", err)
-	}
-	started := false
-	for {
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if started {
-			cancel()
-			wctx, cancel = context.WithCancel(ctx)
-		}
-		n, err := conn.WaitForNotification(wctx)
-		cancel()
-		if err != nil {
-			if !started && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				return st, false, nil
-			}
-			return st, started, fmt.Errorf("replay: %w", err)
-		}
-		var r hub.RebuildReply
-		if json.Unmarshal([]byte(n.Payload), &r) != nil || r.ID != reqID {
-			continue
-		}
-		switch r.Status {
-		case "started":
-			started = true
-		case "done":
-			return r.Stats, true, nil
-		default:
-			return st, true, fmt.Errorf("replay %s: the hub's rebuild failed: %s", name, r.Error)
-		}
-	}
 }
