@@ -287,13 +287,30 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	// restricted child (a split, an unmerge) describes that child now.
 	var others []string
 	var keys []directory.SourceKey
+	refs := map[string]uuid.UUID{}
 	for _, rc := range recs {
 		if rc.Event.Review != nil {
 			others = append(others, rc.Event.Review.Candidate)
+			if c, err := uuid.Parse(rc.Event.Review.Candidate); err == nil && rc.Event.Review.ComparedRef != "" {
+				refs[rc.Event.Review.ComparedRef] = c
+			}
 		}
 		for _, k := range eventSources(rc.Event) {
 			keys = append(keys, directory.SourceKey{Agency: k.Agency, System: k.System, RecordID: k.RecordID})
 		}
+	}
+	// A review request names the compared record by digest: the record, while
+	// the candidate holds it, is checked like any other; one the candidate no
+	// longer holds may have moved to a restricted child, so its request is
+	// shown as behind the shield.
+	compared, err := s.Store.ComparedSources(ctx, refs)
+	if err != nil {
+		s.Log.Error("history: compared sources", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the directory is unavailable; try again")
+		return
+	}
+	for _, k := range compared {
+		keys = append(keys, k)
 	}
 	otherRestricted, err := s.Store.Restricted(ctx, others)
 	if err != nil {
@@ -314,6 +331,12 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		hide := restricted
 		if rc.Event.Review != nil && otherRestricted[rc.Event.Review.Candidate] {
 			hide = true
+		}
+		if rv := rc.Event.Review; rv != nil && rv.ComparedRef != "" {
+			k, ok := compared[rv.ComparedRef]
+			if _, moved := movedAway[k]; !ok || moved {
+				hide = true
+			}
 		}
 		for _, k := range eventSources(rc.Event) {
 			if _, ok := movedAway[directory.SourceKey{Agency: k.Agency, System: k.System, RecordID: k.RecordID}]; ok {

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -82,6 +83,9 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	splitID := childOf(t, h, split.agency, split.system, split.id)
 	if splitID == cousinID {
 		t.Fatal("the split left the record on the cousin")
+	}
+	if !reviewEvidenceShown(t, h, cousinID) {
+		t.Fatal("the cousin's timeline hides a review request whose compared record is the candidate's")
 	}
 	bad := ghost.json()
 	bad["child"].(map[string]any)["notes"] = "x"
@@ -183,6 +187,33 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != http.StatusGone {
 		t.Fatalf("erased child after restart: %d", code)
 	}
+}
+
+// reviewEvidenceShown reports whether the child's timeline, as a steward
+// without the shield role reads it, shows its review request's evidence.
+func reviewEvidenceShown(t *testing.T, h *hub.Hub, id string) bool {
+	t.Helper()
+	code, body := call(t, h, "GET", "/v1/children/"+id+"/history", nil)
+	var out struct {
+		Events []struct {
+			Event struct {
+				Type   string `json:"type"`
+				Review *struct {
+					Evidence json.RawMessage `json:"evidence"`
+				} `json:"review"`
+			} `json:"event"`
+		} `json:"events"`
+	}
+	if code != 200 || json.Unmarshal(body, &out) != nil {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	for _, e := range out.Events {
+		if e.Event.Type == "match.review-requested" && e.Event.Review != nil {
+			return len(e.Event.Review.Evidence) > 0
+		}
+	}
+	t.Fatalf("no review request in the timeline: %s", body)
+	return false
 }
 
 // grepCluster fails if any file of a PostgreSQL data directory, the WAL

@@ -132,6 +132,37 @@ func scanTask(row pgx.Row) (ReviewTask, error) {
 	return t, nil
 }
 
+// ComparedSources resolves review requests' compared_ref (child.
+// ComparedDigest), given as ref → candidate, to the candidate's source
+// record each names, as comparedColumn does; a ref whose record the
+// candidate no longer holds (moved on, or erased) is absent.
+func (s *Store) ComparedSources(ctx context.Context, refs map[string]uuid.UUID) (map[string]SourceKey, error) {
+	out := map[string]SourceKey{}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	rs, cands := make([]string, 0, len(refs)), make([]uuid.UUID, 0, len(refs))
+	for r, c := range refs {
+		rs, cands = append(rs, r), append(cands, c)
+	}
+	rows, err := s.pool.Query(ctx, `select x.ref, s.agency, s.system, s.record_id
+		from unnest($1::text[], $2::uuid[]) x(ref, cand) join directory_sources s on s.child_id = x.cand
+		where encode(sha256(convert_to(x.cand::text || '/' || s.agency || '/' || s.system || '/' || s.record_id, 'UTF8')), 'hex') = x.ref`, rs, cands)
+	if err != nil {
+		return nil, fmt.Errorf("compared sources: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref string
+		var k SourceKey
+		if err := rows.Scan(&ref, &k.Agency, &k.System, &k.RecordID); err != nil {
+			return nil, fmt.Errorf("compared sources: %w", err)
+		}
+		out[ref] = k
+	}
+	return out, rows.Err()
+}
+
 // ReviewQuery selects a page of open review tasks.
 type ReviewQuery struct {
 	// Why keeps only the tasks of one reason ("" for all).
