@@ -3,7 +3,8 @@
 // personal data from every copy the hub keeps — the child's CHILDREN
 // subjects, its source records in FEEDS, its QUARANTINE entries, the
 // directory's tables, notifications and the criteria of audit entries that
-// named it — while the audit trail keeps proving that the child existed,
+// named it, down to the bytes in PostgreSQL's files (rewrite.go) — while
+// the audit trail keeps proving that the child existed,
 // who looked, and when and by which rule it was erased.
 package retention
 
