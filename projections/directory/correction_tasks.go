@@ -58,12 +58,25 @@ type conflictEvidence struct {
 // children a batch touched and removes those that no longer stand, in the
 // batch's transaction and after its review-queue writes (a merge moves the
 // absorbed child's tasks onto the survivor; this puts the survivor's right).
-// Set-based: one upsert and one delete for the whole batch, whatever its
-// size, so a rebuild over every child costs two statements a batch.
+// Set-based: one upsert and one delete for each correctionTaskChunk
+// children, so that a rebuild's bulk load, which calls this once over every
+// child, sends arrays of a bounded size.
 func updateCorrectionTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[uuid.UUID]*touched) error {
-	if len(ids) == 0 {
-		return nil
+	for len(ids) > 0 {
+		n := min(len(ids), correctionTaskChunk)
+		if err := correctionTasks(ctx, tx, ids[:n], states); err != nil {
+			return err
+		}
+		ids = ids[n:]
 	}
+	return nil
+}
+
+// correctionTaskChunk is the most children one pair of statements covers:
+// a live batch's worth, or a rebuild batch's.
+const correctionTaskChunk = 20_000
+
+func correctionTasks(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, states map[uuid.UUID]*touched) error {
 	var (
 		taskIDs   = []int64{} // never nil: "<> all(null)" matches no row
 		children  []uuid.UUID
