@@ -178,6 +178,9 @@ func (s *Service) swapTable(ctx context.Context, table string) (time.Duration, e
 			continue
 		}
 		def := strings.Replace(ix.def, "INDEX "+ix.name+" ON ", "INDEX CONCURRENTLY "+pgx.Identifier{tmpName(ix.name)}.Sanitize()+" ON ", 1)
+		if !strings.Contains(def, " ON public."+table+" ") {
+			return 0, fmt.Errorf("rewrite %s: index %s is not defined on public.%s", table, ix.name, table)
+		}
 		def = strings.Replace(def, " ON public."+table+" ", " ON "+next+" ", 1)
 		if err := exec(def); err != nil {
 			return 0, err
