@@ -539,15 +539,22 @@ func (m *shieldModel) decide() string {
 	}
 	var q struct {
 		Tasks []struct {
-			ID int64 `json:"id"`
+			ID  int64  `json:"id"`
+			Why string `json:"why"`
 		} `json:"tasks"`
 	}
 	_ = json.Unmarshal(body, &q)
 	if len(q.Tasks) == 0 {
 		return "decide: no open task"
 	}
-	task := q.Tasks[m.rng.IntN(len(q.Tasks))].ID
+	t := q.Tasks[m.rng.IntN(len(q.Tasks))]
+	task := t.ID
 	d := []string{"link", "not-link"}[m.rng.IntN(2)]
+	if t.Why == "correction conflict" {
+		// A source contradicted a steward's correction: keep it or accept
+		// the source (a new hidden value, or an old one again).
+		d = map[string]string{"link": "keep-correction", "not-link": "accept-source"}[d]
+	}
 	code, body = m.call("oracle", "POST", fmt.Sprintf("/v1/reviews/%d/decision", task), map[string]any{"decision": d, "reason": "checked"})
 	if code != http.StatusOK && code != http.StatusConflict {
 		m.t.Fatalf("decide: %d %s", code, body)
