@@ -65,6 +65,12 @@ func TestConflictTasks(t *testing.T) {
 		{"a new correction drops what was kept against the old one", with(school, confirmed("education", "sims", "E1", "2015-04-14", "2026-03-02T00:00:00Z", corrAt),
 			corrected("birth_date", `"2015-03-16"`, "2026-03-03T00:00:00Z"), stated("education", "sims", "E1", "2026-04-01T00:00:00Z", 8, "2015-04-14")),
 			[]string{`birth_date education/sims/E1 "2015-04-14" 8`}, "2015-03-14", RuleAuthoritative},
+		{"a correction event cannot bring kept values of its own", append([]Event{start[0], func() Event {
+			e := corrected("birth_date", `"2015-03-15"`, corrAt)
+			e.Corrected.Kept = []KeptValue{{Source: record.SourceKey{Agency: "education", System: "sims", RecordID: "E1"}, Value: json.RawMessage(`"2015-04-14"`)}}
+			return e
+		}()}, school),
+			[]string{`birth_date education/sims/E1 "2015-04-14" 7`}, "2015-03-14", RuleAuthoritative},
 		{"withdrawing the correction accepts the source", with(school,
 			Event{Type: TypeCorrectionWithdrawn, At: *at("2026-03-02T00:00:00Z"), CorrectionWithdrawn: &CorrectionWithdrawn{Field: "birth_date", By: "steward-1"}}),
 			nil, "2015-03-14", RuleAuthoritative},

@@ -155,6 +155,9 @@ func (s *State) applyCorrection(e Event) {
 			}
 			cc := *c
 			cc.At = e.At
+			// What was kept comes only from confirmations of this
+			// correction, never from the correction event itself.
+			cc.Kept = nil
 			s.Corrections[c.Field] = cc
 		}
 	case TypeCorrectionWithdrawn:
