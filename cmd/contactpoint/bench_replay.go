@@ -83,8 +83,8 @@ func benchReplay(ctx context.Context, v *viper.Viper) error {
 			return err
 		}
 		build := st.Load + st.Indexes + st.CatchUp + st.Switch
-		fmt.Printf("run %d: %d events; load %s (%.0f events/s), indexes %s, catch-up %s, switch %s; whole rebuild %.0f events/s; peak memory %s\n",
-			i+1, st.Events, st.Load.Round(time.Millisecond), float64(st.Events)/st.Load.Seconds(),
+		fmt.Printf("run %d: %d events; load %s (%.0f events/s; of it reading and folding %s), indexes %s, catch-up %s, switch %s; whole rebuild %.0f events/s; peak memory %s\n",
+			i+1, st.Events, st.Load.Round(time.Millisecond), float64(st.Events)/st.Load.Seconds(), st.Fold.Round(time.Millisecond),
 			st.Indexes.Round(time.Millisecond), st.CatchUp.Round(time.Millisecond), st.Switch.Round(time.Millisecond),
 			float64(st.Events)/build.Seconds(), peakRSS())
 	}

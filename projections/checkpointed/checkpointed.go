@@ -63,9 +63,13 @@ func (Func) Committed() {}
 // writes the result once into the new version's empty tables, which have
 // their primary keys and unique indexes but no others yet.
 type BulkLoader interface {
-	// Add folds one message. An error says that the message cannot be
-	// applied: nothing of it is folded, and it is parked with the reason.
-	Add(m jetstream.Msg) error
+	// Decode reads one message, on any goroutine: messages are decoded
+	// in parallel and folded in stream order. An error says that the
+	// message cannot be applied: it is not folded, and it is parked with
+	// the reason.
+	Decode(m jetstream.Msg) (any, error)
+	// Add folds what Decode returned for the next message.
+	Add(decoded any)
 	// Write writes all that was folded, in tx; the runner moves the
 	// checkpoint in the same transaction.
 	Write(ctx context.Context, tx pgx.Tx) error

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +47,7 @@ import (
 type RebuildStats struct {
 	Events  uint64        // stream messages applied to the new version
 	Load    time.Duration // reading the stream up to its head without secondary indexes
+	Fold    time.Duration // of Load, a bulk load's reading and folding (the rest is its write)
 	Indexes time.Duration // building the secondary indexes
 	CatchUp time.Duration // catching up with what arrived meanwhile
 	Switch  time.Duration // the switch, live batches held
@@ -111,21 +114,21 @@ func (p *Projection) Rebuild(ctx context.Context) (RebuildStats, error) {
 	}
 	f.batchSize = p.RebuildBatch
 	if head > 0 {
-		load := f.follow
+		var err error
 		if p.Bulk != nil {
-			load = f.bulk
+			st.Fold, err = f.bulk(ctx, head)
+		} else {
+			err = f.follow(ctx, true, head)
 		}
-		if err := load(ctx, true, head); err != nil {
+		if err != nil {
 			return st, fmt.Errorf("rebuild %s: load: %w", p.Name, err)
 		}
 	}
 	st.Load = time.Since(t)
 
 	t = time.Now()
-	for _, q := range deferred {
-		if _, err := next.Exec(ctx, q); err != nil {
-			return st, fmt.Errorf("rebuild %s: build index: %w", p.Name, err)
-		}
+	if err := buildIndexes(ctx, next, deferred); err != nil {
+		return st, fmt.Errorf("rebuild %s: build index: %w", p.Name, err)
 	}
 	for _, tb := range p.Tables {
 		if _, err := next.Exec(ctx, "analyze "+p.qualified(tb)); err != nil {
@@ -168,30 +171,53 @@ func (p *Projection) Rebuild(ctx context.Context) (RebuildStats, error) {
 // checkpoint and what was parked. When that transaction fails for a reason
 // of the messages' own (parked.Poisoned), the load falls back to applying
 // batch after batch, which parks what fails alone; an outage is returned.
-func (f *follower) bulk(ctx context.Context, _ bool, head uint64) error {
+func (f *follower) bulk(ctx context.Context, head uint64) (fold time.Duration, err error) {
+	start := time.Now()
 	b := f.p.Bulk()
 	var poisoned []parked.Message
 	var last uint64
-	err := natsjs.Follow(ctx, f.p.JS, f.p.Stream, 1, head, f.batchSize, func(msgs []jetstream.Msg) error {
-		for _, m := range msgs {
+	type decoded struct {
+		v   any
+		err error
+	}
+	var out []decoded
+	workers := runtime.GOMAXPROCS(0)
+	err = natsjs.Follow(ctx, f.p.JS, f.p.Stream, 1, head, f.batchSize, func(msgs []jetstream.Msg) error {
+		// Decoding costs most of the fold, and each message's is its own.
+		out = append(out[:0], make([]decoded, len(msgs))...)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(msgs); i += workers {
+					out[i].v, out[i].err = b.Decode(msgs[i])
+				}
+			}()
+		}
+		wg.Wait()
+		for i, m := range msgs {
 			seq, err := seqOf(m)
 			if err != nil {
 				return err
 			}
 			last = seq
-			if err := b.Add(m); err != nil {
-				pm, err := parked.Of(f.name, m, parked.ReasonOf(err))
+			if out[i].err != nil {
+				pm, err := parked.Of(f.name, m, parked.ReasonOf(out[i].err))
 				if err != nil {
 					return err
 				}
 				poisoned = append(poisoned, pm)
+				continue
 			}
+			b.Add(out[i].v)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s: read: %w", f.name, err)
+		return 0, fmt.Errorf("%s: read: %w", f.name, err)
 	}
+	fold = time.Since(start)
 	err = parked.Safely(func() error {
 		return pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 			if err := b.Write(ctx, tx); err != nil {
@@ -210,14 +236,37 @@ func (f *follower) bulk(ctx context.Context, _ bool, head uint64) error {
 		for _, pm := range poisoned {
 			parked.Logged(f.p.Log, pm)
 		}
-		return nil
+		return fold, nil
 	}
 	if !parked.Poisoned(ctx, f.pool, f.p.JS, err) {
-		return fmt.Errorf("%s: write: %w", f.name, err)
+		return fold, fmt.Errorf("%s: write: %w", f.name, err)
 	}
 	f.p.Log.Warn("bulk load failed; loading batch after batch", "consumer", f.name, "stream", f.p.Stream,
 		"reason", parked.ReasonOf(err).Kind)
-	return f.follow(ctx, true, head)
+	return fold, f.follow(ctx, true, head)
+}
+
+// buildIndexes runs the index builds two at a time: a GIN build uses one
+// core, and even a btree's parallel build leaves part of a second idle.
+func buildIndexes(ctx context.Context, pool *pgxpool.Pool, defs []string) error {
+	work := make(chan string)
+	errs := make(chan error, 2)
+	for w := 0; w < 2; w++ {
+		go func() {
+			var err error
+			for q := range work {
+				if err == nil {
+					_, err = pool.Exec(ctx, q)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for _, q := range defs {
+		work <- q
+	}
+	close(work)
+	return errors.Join(<-errs, <-errs)
 }
 
 func (p *Projection) qualified(table string) string {

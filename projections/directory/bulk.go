@@ -34,18 +34,29 @@ func (p *Projection) openBulk() checkpointed.BulkLoader {
 	return &bulkLoader{rules: p.rules, fold: newFold(nil)}
 }
 
-// Add implements checkpointed.BulkLoader.
-func (l *bulkLoader) Add(m jetstream.Msg) error {
+type decodedMsg struct {
+	seq uint64
+	id  uuid.UUID
+	b   child.Batch
+}
+
+// Decode implements checkpointed.BulkLoader.
+func (l *bulkLoader) Decode(m jetstream.Msg) (any, error) {
 	md, err := m.Metadata()
 	if err != nil {
-		return fmt.Errorf("directory: %w", err)
+		return nil, fmt.Errorf("directory: %w", err)
 	}
 	id, b, err := childmsg.Decode(m.Subject(), m.Data())
 	if err != nil {
-		return err // parked with its reason; nothing of it is folded
+		return nil, err // parked with its reason; nothing of it is folded
 	}
-	l.fold.add(md.Sequence.Stream, id, b)
-	return nil
+	return decodedMsg{md.Sequence.Stream, id, b}, nil
+}
+
+// Add implements checkpointed.BulkLoader.
+func (l *bulkLoader) Add(v any) {
+	d := v.(decodedMsg)
+	l.fold.add(d.seq, d.id, d.b)
 }
 
 // Write implements checkpointed.BulkLoader.
@@ -174,7 +185,7 @@ func (t *bulkTables) addTask(r *taskRow) {
 func (t *bulkTables) copy(ctx context.Context, tx pgx.Tx) error {
 	sources := make([][]any, 0, len(t.sources))
 	for k, l := range t.sources {
-		sources = append(sources, []any{k.Agency, k.System, k.RecordID, l.child, l.withdrawn, l.sensitive})
+		sources = append(sources, []any{k.Agency, k.System, k.RecordID, [16]byte(l.child), l.withdrawn, l.sensitive})
 	}
 	tasks := make([][]any, 0, len(t.tasks))
 	for _, r := range t.tasks {

@@ -208,7 +208,7 @@ func writeChildren(ctx context.Context, tx pgx.Tx, f *fold, rules child.Rules) e
 	}
 	links := make([][]any, 0, len(f.links))
 	for k, l := range f.links {
-		links = append(links, []any{k.Agency, k.System, k.RecordID, l.child, l.withdrawn, l.sensitive})
+		links = append(links, []any{k.Agency, k.System, k.RecordID, [16]byte(l.child), l.withdrawn, l.sensitive})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_directory"}, rowColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("directory: stage rows: %w", err)

@@ -25,6 +25,11 @@ func updateGuards(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	// As [16]byte: see directoryRow.
+	ids16 := make([][16]byte, len(ids))
+	for i, id := range ids {
+		ids16[i] = id
+	}
 	// Most batches touch no child that any review task names, nor one
 	// that holds a guard: then no guard can change and the rows' upsert
 	// has already set shielded from the child's own shield. (A merge moves
@@ -36,7 +41,7 @@ func updateGuards(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	if err := tx.QueryRow(ctx, `with touched as (select unnest($1::uuid[]) as id)
 		select exists(select 1 from review_tasks t join touched x on t.child_id = x.id)
 			or exists(select 1 from review_tasks t join touched x on t.candidate_id = x.id)
-			or exists(select 1 from directory d join touched x on d.child_id = x.id where d.guard is not null)`, ids).Scan(&any); err != nil {
+			or exists(select 1 from directory d join touched x on d.child_id = x.id where d.guard is not null)`, ids16).Scan(&any); err != nil {
 		return fmt.Errorf("directory: guards: %w", err)
 	}
 	if !any {
@@ -63,7 +68,7 @@ func updateGuards(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 		update directory d set guard = w.guard, shielded = d.shield_own or w.guard is not null
 		from want w
 		where d.child_id = w.id
-		  and (d.guard is distinct from w.guard or d.shielded is distinct from (d.shield_own or w.guard is not null))`, ids)
+		  and (d.guard is distinct from w.guard or d.shielded is distinct from (d.shield_own or w.guard is not null))`, ids16)
 	if err != nil {
 		return fmt.Errorf("directory: guards: %w", err)
 	}
