@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -11,36 +12,27 @@ import (
 	"strings"
 	"time"
 
-	"contactpoint/app/quarantine"
 	"contactpoint/domain/audit"
+	"contactpoint/projections/arrivals"
 	"contactpoint/projections/directory"
 )
 
 // qualityDays is the window of the daily figures.
 const qualityDays = 14
 
-// qualityScan bounds how many quarantine entries one report reads: the
-// quarantine is a stream, read from its start, and a report must answer
-// in seconds; a report that stopped short says so.
-const qualityScan = 20000
-
 type qualityDay struct {
 	Day         string `json:"day"`
 	Agency      string `json:"agency"`
 	System      string `json:"system"`
-	Received    int    `json:"received"`
-	Quarantined int    `json:"quarantined"`
+	Received    int64  `json:"received"`
+	Quarantined int64  `json:"quarantined"`
 }
 
-type qualityReason struct {
-	Agency string `json:"agency"`
-	System string `json:"system"`
-	Rule   string `json:"rule"`
-	Count  int    `json:"count"`
-}
-
+// qualityFresh is one agency system: the records the directory holds, the
+// records it has sent in all, and when its last record reached FEEDS.
 type qualityFresh struct {
 	directory.QualityFreshness
+	Received     int64  `json:"received"`
 	Since        string `json:"since"` // in words: "3 hours"
 	SinceSeconds int64  `json:"since_seconds"`
 }
@@ -51,9 +43,7 @@ type qualityReport struct {
 	GeneratedAt       time.Time                  `json:"generated_at"`
 	Days              int                        `json:"days"`
 	Daily             []qualityDay               `json:"daily"`
-	QuarantineReasons []qualityReason            `json:"quarantine_reasons"`
-	QuarantineScanned int                        `json:"quarantine_scanned"`
-	QuarantinePartial bool                       `json:"quarantine_partial,omitempty"`
+	QuarantineReasons []arrivals.Rule            `json:"quarantine_reasons"`
 	Freshness         []qualityFresh             `json:"freshness"`
 	Reviews           []directory.QualityReviews `json:"reviews"`
 	ShieldsDue        []directory.QualityShields `json:"shields_due"`
@@ -64,68 +54,53 @@ func (s *Server) registerQuality(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/quality/charts/{name}", s.qualityChart)
 }
 
+// qualityReport counts, per agency and system, what reached the event log
+// on each of the last qualityDays UTC days (projections/arrivals: exact,
+// however large the streams) beside what the directory holds now.
 func (s *Server) qualityReport(ctx context.Context) (qualityReport, error) {
 	now := s.now().UTC()
 	since := now.Truncate(24*time.Hour).AddDate(0, 0, -(qualityDays - 1))
-	rep := qualityReport{GeneratedAt: now, Days: qualityDays, Daily: []qualityDay{}, QuarantineReasons: []qualityReason{}, Freshness: []qualityFresh{}}
-	q, err := s.Store.Quality(ctx, since)
+	rep := qualityReport{GeneratedAt: now, Days: qualityDays, Daily: []qualityDay{}, QuarantineReasons: []arrivals.Rule{}, Freshness: []qualityFresh{}}
+	if s.Arrivals == nil {
+		return rep, errors.New("quality: no arrival counts")
+	}
+	q, err := s.Store.Quality(ctx)
 	if err != nil {
 		return rep, err
 	}
-	type key struct{ day, agency, system string }
-	days := map[key]*qualityDay{}
-	at := func(k key) *qualityDay {
-		if days[k] == nil {
-			days[k] = &qualityDay{Day: k.day, Agency: k.agency, System: k.system}
-		}
-		return days[k]
+	arr, err := s.Arrivals.Since(ctx, since)
+	if err != nil {
+		return rep, err
 	}
-	for _, d := range q.Received {
-		at(key{d.Day, d.Agency, d.System}).Received += d.Count
+	for _, d := range arr.Daily {
+		rep.Daily = append(rep.Daily, qualityDay{Day: d.Day, Agency: d.Agency, System: d.System, Received: d.Received, Quarantined: d.Quarantined})
 	}
-	reasons := map[qualityReason]int{}
-	if s.Feeds != nil && s.Feeds.Quarantine != nil {
-		f := quarantine.Filter{IncludeResolved: true, Limit: quarantine.MaxLimit}
-		for rep.QuarantineScanned < qualityScan {
-			page, err := s.Feeds.Quarantine.List(ctx, f)
-			if err != nil {
-				return rep, err
-			}
-			for _, e := range page.Entries {
-				rep.QuarantineScanned++
-				if e.Time.Before(since) {
-					continue
-				}
-				at(key{e.Time.UTC().Format(time.DateOnly), e.Agency, e.System}).Quarantined++
-				for _, r := range e.Reasons {
-					reasons[qualityReason{Agency: e.Agency, System: e.System, Rule: r.Rule}]++
-				}
-			}
-			if page.Next == 0 {
-				break
-			}
-			f.After = page.Next
-		}
-		rep.QuarantinePartial = rep.QuarantineScanned >= qualityScan
+	if arr.Rules != nil {
+		rep.QuarantineReasons = arr.Rules
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(days), func(a, b key) int {
-		return strings.Compare(a.day+"\x00"+a.agency+"\x00"+a.system, b.day+"\x00"+b.agency+"\x00"+b.system)
-	}) {
-		rep.Daily = append(rep.Daily, *days[k])
-	}
-	for r, n := range reasons {
-		r.Count = n
-		rep.QuarantineReasons = append(rep.QuarantineReasons, r)
-	}
-	slices.SortFunc(rep.QuarantineReasons, func(a, b qualityReason) int {
-		if a.Count != b.Count {
-			return b.Count - a.Count
-		}
-		return strings.Compare(a.Agency+a.System+a.Rule, b.Agency+b.System+b.Rule)
-	})
+	// One row per agency system that the directory holds records of or
+	// that has sent any: the time since is since its last arrival, or,
+	// where the counts hold none (rebuilt after an erasure emptied its
+	// days), since the latest statement the directory holds.
+	type key struct{ agency, system string }
+	fresh := map[key]*qualityFresh{}
 	for _, f := range q.Freshness {
+		fresh[key{f.Agency, f.System}] = &qualityFresh{QualityFreshness: f}
+	}
+	for _, l := range arr.Latest {
+		k := key{l.Agency, l.System}
+		if fresh[k] == nil {
+			fresh[k] = &qualityFresh{QualityFreshness: directory.QualityFreshness{Agency: l.Agency, System: l.System}}
+		}
+		fresh[k].Received, fresh[k].LastRecord = l.Received, l.At
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(fresh), func(a, b key) int {
+		return strings.Compare(a.agency+"\x00"+a.system, b.agency+"\x00"+b.system)
+	}) {
+		f := fresh[k]
 		d := now.Sub(f.LastRecord)
-		rep.Freshness = append(rep.Freshness, qualityFresh{QualityFreshness: f, Since: inWords(d), SinceSeconds: int64(d / time.Second)})
+		f.Since, f.SinceSeconds = inWords(d), int64(d/time.Second)
+		rep.Freshness = append(rep.Freshness, *f)
 	}
 	rep.Reviews, rep.ShieldsDue = q.Reviews, q.ShieldsDue
 	if rep.Reviews == nil {
@@ -195,7 +170,7 @@ func (s *Server) qualityChart(w http.ResponseWriter, r *http.Request) {
 	case "reasons":
 		var bars []bar
 		for _, q := range rep.QuarantineReasons {
-			bars = append(bars, bar{q.Agency + "/" + q.System + ": " + q.Rule, q.Count})
+			bars = append(bars, bar{q.Agency + "/" + q.System + ": " + q.Rule, int(q.Entries)})
 		}
 		svg = barChart("Quarantined entries by reason", bars)
 	case "reviews":
@@ -268,8 +243,8 @@ func dailyChart(rep qualityReport) string {
 			continue
 		}
 		if i := int(t.Sub(start) / (24 * time.Hour)); i >= 0 && i < rep.Days {
-			recv[i] += d.Received
-			quar[i] += d.Quarantined
+			recv[i] += int(d.Received)
+			quar[i] += int(d.Quarantined)
 		}
 	}
 	most := 1

@@ -21,6 +21,7 @@ import (
 	"contactpoint/app/intake"
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
+	"contactpoint/projections/arrivals"
 	"contactpoint/projections/checkpointed"
 	"contactpoint/projections/directory"
 )
@@ -75,6 +76,9 @@ type Server struct {
 	// Parked lists parked messages and counts them for /metrics; nil
 	// answers the list 503.
 	Parked *parked.Store
+	// Arrivals counts what reached FEEDS and QUARANTINE per day, for the
+	// data-quality report; nil answers the report 503.
+	Arrivals *arrivals.Store
 	// Notifications lists and retries parked notices; nil answers 503.
 	Notifications NotificationQueue
 	// FHIR configures the FHIR facade: trusted proxies, throttling.

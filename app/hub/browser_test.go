@@ -218,6 +218,10 @@ func TestBrowserJourneys(t *testing.T) {
 		p.WaitText("#view", "Freshness")
 		p.WaitText("#view", "royal-infirmary-pas")
 		p.WaitText("#view", "forbidden-field")
+		// Arrivals, not the directory: the record resubmitted from the
+		// quarantine above is received (and was quarantined) on its day.
+		p.WaitText("#view", "Received in all")
+		p.Wait("the resubmitted record received", `[...document.querySelectorAll("#view table tr")].some((r) => { const c = [...r.cells].map((c) => c.textContent); return c[2] === "royal-infirmary-pas" && c[3] === "1" && c[4] === "1"; })`)
 		p.Wait("the charts", `[...document.querySelectorAll("#view img")].length === 3 && [...document.querySelectorAll("#view img")].every((i) => i.complete && i.naturalWidth > 0)`)
 		p.Checked("steward-quality")
 	})

@@ -28,6 +28,8 @@ import (
 	"contactpoint/app/notifier"
 	"contactpoint/app/retention"
 	"contactpoint/domain/child"
+	"contactpoint/projections/arrivals"
+	"contactpoint/projections/checkpointed"
 	"contactpoint/projections/directory"
 	"contactpoint/schemas"
 )
@@ -105,6 +107,9 @@ type Hub struct {
 	Retention *retention.Service
 	// Notifier is nil when no notification channel is configured.
 	Notifier *notifier.Notifier
+	// FeedArrivals and QuarantineArrivals count what reached FEEDS and
+	// QUARANTINE per day, agency and system (the data-quality report).
+	FeedArrivals, QuarantineArrivals *checkpointed.Projection
 	Security
 	listener      net.Listener
 	https         bool
@@ -168,6 +173,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	h.Linker = linker.New(linkerJS, h.DB, log, lcfg)
 	h.Dir = directory.New(h.NATS.JS, h.DB, log, child.DefaultRules())
 	h.Store = directory.NewStore(h.DB)
+	h.FeedArrivals = arrivals.NewFeeds(h.NATS.JS, h.DB, log)
+	h.QuarantineArrivals = arrivals.NewQuarantine(h.NATS.JS, h.DB, log)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -203,7 +210,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	children := &childlog.Log{JS: h.NATS.JS, NC: h.NATS.NC}
 	h.startLifecycle(children)
 	api := &httpapi.Server{Intake: h.Intake, Store: h.Store, Linker: linkage{h}, Log: log, Audit: h.AuditLog, Mount: h.mount,
-		Children: children, Timeline: children, AuditEntries: h.AuditStore, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB), Now: h.cfg.Now, Retention: h.Retention, Lags: h.Lags}
+		Children: children, Timeline: children, AuditEntries: h.AuditStore, Feeds: h.Feeds.HTTP, Parked: parked.NewStore(h.DB), Arrivals: arrivals.NewStore(h.DB), Now: h.cfg.Now, Retention: h.Retention, Lags: h.Lags}
 	if h.Notifier != nil {
 		api.Notifications = h.Notifier.Parked
 	}
@@ -372,7 +379,13 @@ func (h *Hub) Caught(ctx context.Context) (bool, error) {
 // StartDirectory starts the directory projection (once) when
 // Config.DeferDirectory held it back.
 func (h *Hub) StartDirectory() {
-	h.directoryOnce.Do(func() { h.leased(h.runCtx, directory.Name, h.Dir.Run) })
+	h.directoryOnce.Do(func() {
+		h.leased(h.runCtx, directory.Name, h.Dir.Run)
+		// The arrival counts are read models too: held back with the
+		// directory, so that a benchmark times the linker alone.
+		h.leased(h.runCtx, arrivals.FeedsName, h.FeedArrivals.Run)
+		h.leased(h.runCtx, arrivals.QuarantineName, h.QuarantineArrivals.Run)
+	})
 }
 
 // StartLinker starts the linker (once) when Config.DeferLinker held it back.

@@ -46,6 +46,11 @@ func (h *Hub) Projections() map[string]*checkpointed.Projection {
 	if h.AuditProj != nil {
 		m[h.AuditProj.Name] = h.AuditProj.Projection
 	}
+	for _, p := range []*checkpointed.Projection{h.FeedArrivals, h.QuarantineArrivals} {
+		if p != nil {
+			m[p.Name] = p
+		}
+	}
 	return m
 }
 

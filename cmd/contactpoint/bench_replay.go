@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,6 +28,7 @@ func benchReplayCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().Int("children", 80000, "children in the synthetic area")
 	cmd.Flags().Uint64("seed", 1, "random seed")
 	cmd.Flags().Int("runs", 3, "rebuilds to time (each on the filled hub)")
+	cmd.Flags().String("projection", directory.Name, "the projection to rebuild: "+strings.Join(replayable, ", "))
 	cmd.Flags().String("cpuprofile", "", "write a CPU profile of the rebuilds to this file")
 	benchHubFlags(cmd)
 	return cmd
@@ -78,13 +80,13 @@ func benchReplay(ctx context.Context, v *viper.Viper) error {
 	for i := 0; i < v.GetInt("runs"); i++ {
 		runtime.GC()
 		resetPeakRSS()
-		st, err := h.RebuildProjection(ctx, directory.Name)
+		st, err := h.RebuildProjection(ctx, v.GetString("projection"))
 		if err != nil {
 			return err
 		}
 		build := st.Load + st.Indexes + st.CatchUp + st.Switch
-		fmt.Printf("run %d: %d events; load %s (%.0f events/s; of it reading and folding %s), indexes %s, catch-up %s, switch %s; whole rebuild %.0f events/s; peak memory %s\n",
-			i+1, st.Events, st.Load.Round(time.Millisecond), float64(st.Events)/st.Load.Seconds(), st.Fold.Round(time.Millisecond),
+		fmt.Printf("run %d (%s): %d events; load %s (%.0f events/s; of it reading and folding %s), indexes %s, catch-up %s, switch %s; whole rebuild %.0f events/s; peak memory %s\n",
+			i+1, v.GetString("projection"), st.Events, st.Load.Round(time.Millisecond), float64(st.Events)/st.Load.Seconds(), st.Fold.Round(time.Millisecond),
 			st.Indexes.Round(time.Millisecond), st.CatchUp.Round(time.Millisecond), st.Switch.Round(time.Millisecond),
 			float64(st.Events)/build.Seconds(), peakRSS())
 	}

@@ -154,7 +154,7 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 
 func replayCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:       "replay directory|audit",
+		Use:       "replay directory|audit|feed_arrivals|quarantine_arrivals",
 		Short:     "Rebuild a projection from its stream beside the live one and switch to it (the hub keeps serving)",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: replayable,

@@ -14,13 +14,14 @@ import (
 	"contactpoint/adapters/postgres"
 	"contactpoint/app/hub"
 	"contactpoint/domain/child"
+	"contactpoint/projections/arrivals"
 	"contactpoint/projections/audit"
 	"contactpoint/projections/checkpointed"
 	"contactpoint/projections/directory"
 )
 
 // replayable are the projections `replay` rebuilds.
-var replayable = []string{directory.Name, audit.Name}
+var replayable = []string{directory.Name, audit.Name, arrivals.FeedsName, arrivals.QuarantineName}
 
 func projectionByName(name string, js jetstream.JetStream, pool *pgxpool.Pool, log *slog.Logger) (*checkpointed.Projection, error) {
 	switch name {
@@ -28,6 +29,10 @@ func projectionByName(name string, js jetstream.JetStream, pool *pgxpool.Pool, l
 		return directory.New(js, pool, log, child.DefaultRules()).Projection, nil
 	case audit.Name:
 		return audit.New(js, pool, log).Projection, nil
+	case arrivals.FeedsName:
+		return arrivals.NewFeeds(js, pool, log), nil
+	case arrivals.QuarantineName:
+		return arrivals.NewQuarantine(js, pool, log), nil
 	}
 	return nil, fmt.Errorf("unknown projection %q: the projections are: %v", name, replayable)
 }

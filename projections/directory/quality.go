@@ -9,10 +9,10 @@ import (
 // Quality figures drawn from the directory: counts only, never a child's
 // data, so that stewards and administrators see how each agency's feeds are
 // doing without opening a record.
+//
+// What arrived per day is not here: the directory keeps each record once,
+// as it stands now, so projections/arrivals counts arrivals instead.
 type Quality struct {
-	// Received counts source records by the day of their latest statement,
-	// per agency and system (a record stated twice counts on its latest day).
-	Received []QualityDay
 	// Freshness is, per agency and system, how many records the directory
 	// holds and when the latest of them was stated.
 	Freshness []QualityFreshness
@@ -20,14 +20,6 @@ type Quality struct {
 	Reviews []QualityReviews
 	// ShieldsDue counts shields by how soon their review falls due.
 	ShieldsDue []QualityShields
-}
-
-// QualityDay is one agency system's records on one day.
-type QualityDay struct {
-	Day    string `json:"day"` // YYYY-MM-DD, UTC
-	Agency string `json:"agency"`
-	System string `json:"system"`
-	Count  int    `json:"count"`
 }
 
 // QualityFreshness is one agency system's records and latest statement.
@@ -57,9 +49,8 @@ var (
 	ShieldPeriods = []string{"overdue", "within 30 days", "within 90 days", "later"}
 )
 
-// Quality computes the figures; records stated before since are left out
-// of Received.
-func (s *Store) Quality(ctx context.Context, since time.Time) (Quality, error) {
+// Quality computes the figures.
+func (s *Store) Quality(ctx context.Context) (Quality, error) {
 	var q Quality
 	// The view holds each active source with the time of its latest
 	// statement; only children the directory shows (not merged or erased).
@@ -68,24 +59,19 @@ func (s *Store) Quality(ctx context.Context, since time.Time) (Quality, error) {
 			select src->'source'->>'agency' as agency, src->'source'->>'system' as system, (src->>'updated_at')::timestamptz as at
 			from directory d, jsonb_array_elements(convert_from(d.view, 'UTF8')::jsonb->'sources') src
 			where d.status in ('active', 'archived'))
-		select 'day', to_char(at at time zone 'UTC', 'YYYY-MM-DD'), agency, system, count(*), null::timestamptz from src where at >= $1 group by 2, 3, 4
-		union all
-		select 'fresh', '', agency, system, count(*), max(at) from src group by 3, 4
-		order by 1, 2, 3, 4`, since)
+		select agency, system, count(*), max(at) from src group by 1, 2 order by 1, 2`)
 	if err != nil {
 		return q, fmt.Errorf("quality: %w", err)
 	}
 	for rows.Next() {
-		var kind, day, agency, system string
+		var agency, system string
 		var n int
 		var last *time.Time
-		if err := rows.Scan(&kind, &day, &agency, &system, &n, &last); err != nil {
+		if err := rows.Scan(&agency, &system, &n, &last); err != nil {
 			rows.Close()
 			return q, fmt.Errorf("quality: %w", err)
 		}
-		if kind == "day" {
-			q.Received = append(q.Received, QualityDay{Day: day, Agency: agency, System: system, Count: n})
-		} else if last != nil {
+		if last != nil {
 			q.Freshness = append(q.Freshness, QualityFreshness{Agency: agency, System: system, Records: n, LastRecord: last.UTC()})
 		}
 	}

@@ -876,8 +876,7 @@ async function parkedPage() {
 async function qualityPage() {
   page("Data quality");
   const d = await api("GET", "/v1/quality");
-  view().append(el("p", "As of " + dateTime(d.generated_at) + ", over the last " + d.days + " days. Records are counted on the day of their latest statement.", { class: "hint" }));
-  if (d.quarantine_partial) view().append(el("p", "The quarantine is larger than one report reads: its figures cover the first " + d.quarantine_scanned + " entries.", { class: "notice" }));
+  view().append(el("p", "As of " + dateTime(d.generated_at) + ", over the last " + d.days + " days (UTC). Received counts every record the event log accepted, on the day it arrived: a record sent again with changes counts again, an identical resend within two hours does not. Quarantined counts every refused input, resubmitted or not.", { class: "hint" }));
   const chart = (title, name) => {
     const fig = el("figure");
     fig.append(el("img", null, { src: "/v1/quality/charts/" + name, alt: title + " (the figures are in the table below)" }), el("figcaption", title));
@@ -888,7 +887,7 @@ async function qualityPage() {
   const s2 = section("Quarantined by reason");
   s2.append(chart("Quarantined by reason", "reasons"), table(d.quarantine_reasons, [["Agency", (x) => x.agency], ["System", (x) => x.system], ["Rule", (x) => x.rule], ["Entries", (x) => x.count]]));
   const s3 = section("Freshness");
-  s3.append(table(d.freshness, [["Agency", (x) => x.agency], ["System", (x) => x.system], ["Records", (x) => x.records], ["Last record", (x) => dateTime(x.last_record)], ["Time since", (x) => x.since]]));
+  s3.append(table(d.freshness, [["Agency", (x) => x.agency], ["System", (x) => x.system], ["Records held", (x) => x.records], ["Received in all", (x) => x.received], ["Last record arrived", (x) => dateTime(x.last_record)], ["Time since", (x) => x.since]]));
   const s4 = section("Open review tasks by age and reason");
   s4.append(chart("Open review tasks by age", "reviews"), table(d.reviews, [["Reason", (x) => x.why], ["Age", (x) => x.age], ["Tasks", (x) => x.count]]));
   const s5 = section("Shields due for review");
