@@ -115,9 +115,17 @@ func (l *bulkLoader) copyChildren(ctx context.Context, tx pgx.Tx) error {
 			}
 		}()
 	}
+	// Workers run at most a few chunks ahead of COPY: rows derived far
+	// ahead would hold every child's documents in memory at once.
+	slots := make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 	go func() {
 		defer close(chunks)
 		for c := range results {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			select {
 			case chunks <- c:
 			case <-ctx.Done():
@@ -140,6 +148,7 @@ func (l *bulkLoader) copyChildren(ctx context.Context, tx pgx.Tx) error {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+			<-slots
 			if p.err != nil {
 				return nil, p.err
 			}
