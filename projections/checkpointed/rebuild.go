@@ -26,10 +26,12 @@ import (
 //     public.t INCLUDING ALL, so columns, defaults, generated columns,
 //     storage and checks are the migrations' own) with only its primary
 //     key and unique indexes;
-//  2. the stream is read up to its head in large batches into those tables,
-//     through a pool whose search_path puts <name>_next first, so the
-//     projection's own apply writes the new version unchanged, under the
-//     checkpoint <name>@next;
+//  2. the stream is read up to its head into those tables, through a pool
+//     whose search_path puts <name>_next first, so the projection's own
+//     code writes the new version unchanged, under the checkpoint
+//     <name>@next: folded whole in memory and written once by the
+//     projection's BulkLoader when it has one, else in large batches
+//     through its Applier;
 //  3. the other indexes are built (copied from the live tables' definitions,
 //     same names) and the tables analysed;
 //  4. it catches up with the head, then, holding the live version's batch
