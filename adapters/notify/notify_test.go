@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,12 +95,19 @@ func TestSMTPStartTLSIsRequired(t *testing.T) {
 }
 
 func TestSMTPConfigIsChecked(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []notify.SMTPConfig{
 		{Addr: "mail.example", From: "a@b"},
 		{Addr: "mail.example:x", From: "a@b"},
 		{Addr: "mail.example:25", TLS: "maybe", From: "a@b"},
 		{Addr: "mail.example:25", TLS: notify.TLSNone},
 		{Addr: "mail.example:25", TLS: notify.TLSNone, From: "a@b", Username: "u", Password: "p"},
+		{Addr: "mail.example:25", From: "a@b", CAFile: "/nonexistent/ca.pem"},
+		{Addr: "mail.example:25", From: "a@b", CAFile: notPEM},
+		{Addr: "mail.example:25", TLS: notify.TLSNone, From: "a@b", CAFile: notPEM},
 	} {
 		if _, err := notify.NewSMTP(c); err == nil {
 			t.Errorf("accepted %+v", c)
@@ -161,4 +170,110 @@ func TestWebhookConfigIsChecked(t *testing.T) {
 	if _, err := notify.NewWebhook(notify.WebhookConfig{URL: "http://127.0.0.1:9/hook", Secret: "0123456789abcdef"}); err != nil {
 		t.Errorf("loopback http refused: %v", err)
 	}
+}
+
+// TestSMTPOverTLS sends through a server that offers each TLS mode, with
+// and without a login, and checks the message arrived encrypted (and
+// authenticated) or, where the hub must not trust the server, did not
+// arrive at all.
+func TestSMTPOverTLS(t *testing.T) {
+	const user, pass = "hub", "s3cret-for-the-test"
+	cases := []struct {
+		name     string
+		server   smtptest.Options
+		client   func(*smtptest.Server) notify.SMTPConfig
+		reason   string // "" when it must arrive
+		wantUser string
+	}{
+		{"starttls, trusted CA", smtptest.Options{TLS: smtptest.TLSStartTLS},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSStartTLS, TLSConfig: s.ClientTLS()}
+			}, "", ""},
+		{"implicit tls, trusted CA", smtptest.Options{TLS: smtptest.TLSImplicit},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSImplicit, TLSConfig: s.ClientTLS()}
+			}, "", ""},
+		{"starttls with login", smtptest.Options{TLS: smtptest.TLSStartTLS, User: user, Password: pass},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSStartTLS, TLSConfig: s.ClientTLS(), Username: user, Password: pass}
+			}, "", user},
+		{"implicit tls with login", smtptest.Options{TLS: smtptest.TLSImplicit, User: user, Password: pass},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSImplicit, TLSConfig: s.ClientTLS(), Username: user, Password: pass}
+			}, "", user},
+		{"ca file", smtptest.Options{TLS: smtptest.TLSStartTLS},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSStartTLS, CAFile: writeCA(t, s)}
+			}, "", ""},
+		{"starttls, server not trusted", smtptest.Options{TLS: smtptest.TLSStartTLS},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSStartTLS}
+			}, "tls", ""},
+		{"implicit tls, server not trusted", smtptest.Options{TLS: smtptest.TLSImplicit},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSImplicit}
+			}, "tls", ""},
+		{"wrong host name", smtptest.Options{TLS: smtptest.TLSStartTLS},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				c := s.ClientTLS()
+				c.ServerName = "mail.elsewhere.example"
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSStartTLS, TLSConfig: c}
+			}, "tls", ""},
+		{"wrong password", smtptest.Options{TLS: smtptest.TLSStartTLS, User: user, Password: pass},
+			func(s *smtptest.Server) notify.SMTPConfig {
+				return notify.SMTPConfig{Addr: s.Addr, TLS: notify.TLSStartTLS, TLSConfig: s.ClientTLS(), Username: user, Password: "guess"}
+			}, "any", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := smtptest.StartWith(t, c.server)
+			cfg := c.client(srv)
+			cfg.From, cfg.Timeout = "hub@contactpoint.example", 5*time.Second
+			s, err := notify.NewSMTP(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Send(context.Background(), notice())
+			if c.reason != "" {
+				var ne *notify.Error
+				if !errors.As(err, &ne) {
+					t.Fatalf("sent to a server the hub must not use: %v", err)
+				}
+				if c.reason != "any" && ne.Reason != c.reason {
+					t.Fatalf("reason %q, want %q (%v)", ne.Reason, c.reason, err)
+				}
+				if strings.Contains(err.Error(), "sam.carer") || strings.Contains(err.Error(), pass) {
+					t.Fatalf("error names the recipient or the password: %q", err)
+				}
+				if len(srv.Mails()) != 0 {
+					t.Fatal("a message arrived although the send failed")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := srv.WaitFor(t, 1, 5*time.Second)[0]
+			if !m.TLS {
+				t.Fatal("the message arrived over a plain connection")
+			}
+			if m.User != c.wantUser {
+				t.Fatalf("authenticated as %q, want %q", m.User, c.wantUser)
+			}
+			if m.Subject != notice().Subject {
+				t.Fatalf("subject %q", m.Subject)
+			}
+		})
+	}
+}
+
+// writeCA writes the test server's CA certificate as PEM, as an operator
+// would give the hub a council relay's CA.
+func writeCA(t *testing.T, s *smtptest.Server) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, s.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

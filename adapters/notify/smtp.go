@@ -3,9 +3,11 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -27,6 +29,9 @@ type SMTPConfig struct {
 	Password string
 	From     string // sender address
 	Timeout  time.Duration
+	// CAFile names PEM certificates to trust for the server instead of
+	// the system roots: a council relay signed by the council's own CA.
+	CAFile string
 	// TLSConfig overrides the client's TLS settings (a private CA in
 	// tests); nil verifies the server against the system roots.
 	TLSConfig *tls.Config
@@ -65,6 +70,36 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.CAFile != "" {
+		if cfg.TLS == TLSNone {
+			return nil, errors.New("smtp ca-file needs tls or starttls")
+		}
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("smtp ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("smtp ca-file %s: no PEM certificate in it", cfg.CAFile)
+		}
+		if cfg.TLSConfig == nil {
+			cfg.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		cfg.TLSConfig = cfg.TLSConfig.Clone()
+		cfg.TLSConfig.RootCAs = pool
+	}
+	if cfg.TLSConfig != nil {
+		// The certificate is checked against the configured host name; a
+		// configuration that leaves it out would otherwise be refused by
+		// crypto/tls or, worse, be taken to mean any name.
+		cfg.TLSConfig = cfg.TLSConfig.Clone()
+		if cfg.TLSConfig.ServerName == "" {
+			cfg.TLSConfig.ServerName = host
+		}
+		if cfg.TLSConfig.MinVersion < tls.VersionTLS12 {
+			cfg.TLSConfig.MinVersion = tls.VersionTLS12
+		}
 	}
 	return &SMTP{cfg: cfg, host: host, port: port}, nil
 }
@@ -124,7 +159,14 @@ func smtpError(ctx context.Context, err error) error {
 	e := &Error{Channel: ChannelSMTP, Reason: "dial", cause: err}
 	var se *mail.SendError
 	var ne net.Error
+	var ce *tls.CertificateVerificationError
+	var he x509.HostnameError
+	var ue x509.UnknownAuthorityError
 	switch {
+	case errors.As(err, &ce), errors.As(err, &he), errors.As(err, &ue):
+		// A certificate the hub cannot trust is a setting to fix (the
+		// ca-file, the host name), never a reason to send in clear.
+		e.Reason = "tls"
 	case errors.As(err, &se):
 		e.Reason, e.Code, e.Temp = "rejected", se.ErrorCode(), se.IsTemp()
 	case ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):

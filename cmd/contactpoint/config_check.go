@@ -24,7 +24,7 @@ var nestedSettings = []string{
 	"audit-signals.search-lookback-minutes", "audit-signals.time-zone", "audit-signals.unsearched-views",
 	"audit-signals.withheld-attempts", "audit-signals.work-end", "audit-signals.work-start",
 	"notify.check-every", "notify.max-age", "notify.max-retries", "notify.retry-initial", "notify.retry-max",
-	"notify.review-age", "notify.shield-lead", "notify.smtp.addr", "notify.smtp.from", "notify.smtp.password",
+	"notify.review-age", "notify.shield-lead", "notify.smtp.addr", "notify.smtp.ca-file", "notify.smtp.from", "notify.smtp.password",
 	"notify.smtp.timeout", "notify.smtp.tls", "notify.smtp.username", "notify.webhook.secret",
 	"notify.webhook.timeout", "notify.webhook.url",
 	"oidc.claim", "oidc.client-id", "oidc.client-secret", "oidc.issuer", "oidc.match", "oidc.redirect-url", "oidc.scopes",

@@ -11,6 +11,7 @@ import (
 // environment (notify.smtp.addr from CONTACTPOINT_NOTIFY_SMTP_ADDR).
 var notifyKeys = []string{
 	"notify.smtp.addr", "notify.smtp.tls", "notify.smtp.username", "notify.smtp.password", "notify.smtp.from", "notify.smtp.timeout",
+	"notify.smtp.ca-file",
 	"notify.webhook.url", "notify.webhook.secret", "notify.webhook.timeout",
 	"notify.max-retries", "notify.retry-initial", "notify.retry-max", "notify.max-age",
 	"notify.check-every", "notify.shield-lead", "notify.review-age",
@@ -25,6 +26,7 @@ func notifyConfig(v *viper.Viper) notifier.Config {
 			Addr: v.GetString("notify.smtp.addr"), TLS: v.GetString("notify.smtp.tls"),
 			Username: v.GetString("notify.smtp.username"), Password: v.GetString("notify.smtp.password"),
 			From: v.GetString("notify.smtp.from"), Timeout: v.GetDuration("notify.smtp.timeout"),
+			CAFile: v.GetString("notify.smtp.ca-file"),
 		},
 		Webhook: notify.WebhookConfig{
 			URL: v.GetString("notify.webhook.url"), Secret: v.GetString("notify.webhook.secret"),
