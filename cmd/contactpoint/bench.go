@@ -23,7 +23,7 @@ import (
 
 func benchCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print their figures"}
-	cmd.AddCommand(benchIngestCmd(v), benchLinkageCmd(v), benchSearchCmd(v), benchMLLPCmd(v), benchCTFCmd(v), benchSubjectsCmd(v), benchReplayCmd(v))
+	cmd.AddCommand(benchIngestCmd(v), benchLinkageCmd(v), benchSearchCmd(v), benchMLLPCmd(v), benchCTFCmd(v), benchSubjectsCmd(v), benchReplayCmd(v), benchFEBRLCmd(v))
 	return cmd
 }
 
