@@ -46,7 +46,10 @@ func TestConfigMistakesStopTheStart(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"serve"}, tc.args...)
+			// A data directory of the test's own: a mistake the check
+			// missed would start the hub, which must not write into the
+			// source tree.
+			args := append([]string{"serve", "--data-dir", t.TempDir(), "--database-url", "postgres://nobody@127.0.0.1:1/x"}, tc.args...)
 			if tc.yaml != "" {
 				args = append(args, "--config", file(tc.yaml))
 			}
