@@ -72,14 +72,15 @@ func benchFEBRL(ctx context.Context, v *viper.Viper) error {
 		recs = append(recs, conv...)
 	}
 	fmt.Printf("FEBRL: %d records of %d entities from %d file(s)\n", len(recs), countEntities(recs), len(files))
-	fmt.Printf("blocking (computed on the converted records): %s\n", febrlCompleteness(recs))
+	blocks := newFEBRLBlocks(recs)
+	fmt.Printf("blocking (computed on the converted records): %s\n", febrlCompleteness(recs, blocks))
 
 	res, err := febrlRun(ctx, v, recs, v.GetString("linkage-weights"), v.GetBool("train"))
 	if err != nil {
 		return err
 	}
 	res.report("rules as given (" + rulesName(v.GetString("linkage-weights")) + ")")
-	res.showMissed(recs, v.GetInt("show-missed"))
+	res.showMissed(recs, blocks, v.GetInt("show-missed"))
 	if res.trained == "" {
 		return nil
 	}
@@ -89,7 +90,7 @@ func benchFEBRL(ctx context.Context, v *viper.Viper) error {
 		return err
 	}
 	again.report("rules trained on the area as linked")
-	again.showMissed(recs, v.GetInt("show-missed"))
+	again.showMissed(recs, blocks, v.GetInt("show-missed"))
 	return nil
 }
 
@@ -298,14 +299,14 @@ func (r *febrlResult) report(title string) {
 
 // showMissed prints n missed pairs side by side: the public benchmark's
 // synthetic values, so that a reader can see which fields differ.
-func (r *febrlResult) showMissed(recs []febrlChild, n int) {
+func (r *febrlResult) showMissed(recs []febrlChild, blocks febrlBlocks, n int) {
 	for i, p := range r.missed {
 		if i >= n {
 			return
 		}
 		a, b := recs[p[0]], recs[p[1]]
 		_, inReview := r.reviewPair[p]
-		fmt.Printf("missed (review %v):\n  %s\n  %s\n", inReview, febrlLine(a), febrlLine(b))
+		fmt.Printf("missed (met in a block %v, review task %v):\n  %s\n  %s\n", blocks.met(p[0], p[1]), inReview, febrlLine(a), febrlLine(b))
 		fa, fb := match.FeaturesOf(a.Record.Child), match.FeaturesOf(b.Record.Child)
 		d := match.Decide(fa, fb, match.DefaultWeights(), match.DefaultThresholds())
 		fmt.Printf("  under version 0: %s, %s, score %.1f:", d.Outcome, d.Rule, d.Score)
@@ -327,36 +328,52 @@ func febrlLine(c febrlChild) string {
 	return fmt.Sprintf("%-14s %q %q %s %s %s", c.Row.RecID, ch.Name.Given, ch.Name.Family, ch.BirthDate, pc, lines)
 }
 
-// febrlCompleteness is the share of true pairs whose two records share a
-// blocking key the linker would use (one naming at most linker.MaxBlock
-// entities).
-func febrlCompleteness(recs []febrlChild) string {
-	keys := make([][]uint64, len(recs))
-	people := map[uint64]int32{}
+// febrlBlocks holds every record's blocking keys as the linker files them
+// and how many entities each key names.
+type febrlBlocks struct {
+	keys   [][]uint64
+	people map[uint64]int32
+}
+
+func newFEBRLBlocks(recs []febrlChild) febrlBlocks {
+	b := febrlBlocks{keys: make([][]uint64, len(recs)), people: map[uint64]int32{}}
 	byEntity := map[string][]int{}
 	for i, r := range recs {
 		f := match.FeaturesOf(r.Record.Child)
 		k := linker.BlockKeys(&f, nil)
 		slices.Sort(k)
-		keys[i] = slices.Compact(k)
+		b.keys[i] = slices.Compact(k)
 		byEntity[r.Entity] = append(byEntity[r.Entity], i)
 	}
 	for _, idx := range byEntity {
 		var mine []uint64
 		for _, i := range idx {
-			mine = append(mine, keys[i]...)
+			mine = append(mine, b.keys[i]...)
 		}
 		slices.Sort(mine)
 		for _, k := range slices.Compact(mine) {
-			people[k]++
+			b.people[k]++
 		}
+	}
+	return b
+}
+
+// met reports two records sharing a key the linker would use (one naming
+// at most linker.MaxBlock entities).
+func (b febrlBlocks) met(i, j int) bool { return shareUsableKey(b.keys[i], b.keys[j], b.people) }
+
+// febrlCompleteness is the share of true pairs that meet in a block.
+func febrlCompleteness(recs []febrlChild, b febrlBlocks) string {
+	byEntity := map[string][]int{}
+	for i, r := range recs {
+		byEntity[r.Entity] = append(byEntity[r.Entity], i)
 	}
 	var pairs, met int
 	for _, idx := range byEntity {
-		for a := 0; a < len(idx); a++ {
-			for b := a + 1; b < len(idx); b++ {
+		for x := 0; x < len(idx); x++ {
+			for y := x + 1; y < len(idx); y++ {
 				pairs++
-				if shareUsableKey(keys[idx[a]], keys[idx[b]], people) {
+				if b.met(idx[x], idx[y]) {
 					met++
 				}
 			}

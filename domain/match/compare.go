@@ -118,8 +118,8 @@ var fieldLevels = [NumFields][]Level{
 // levelText says what a level means for a field, without naming any value:
 // explanations end up in review queues and must not carry personal data.
 var levelText = [NumFields][NumLevels]string{
-	FieldGiven:     {"missing on one side", "different", "sounds the same", "similar spelling, or matches a middle or preferred name", "nickname or short form of the same name", "same"},
-	FieldFamily:    {"missing on one side", "different", "sounds the same", "similar spelling", "one part of a double-barrelled or previous family name", "same"},
+	FieldGiven:     {"missing on one side", "different", "sounds the same", "similar spelling, matches a middle or preferred name, or is the other's family name (names swapped)", "nickname or short form of the same name", "same"},
+	FieldFamily:    {"missing on one side", "different", "sounds the same", "similar spelling, or is the other's given name (names swapped)", "one part of a double-barrelled or previous family name", "same"},
 	FieldBirthDate: {"missing on one side", "different", "", "one digit different or two digits transposed", "day and month swapped", "same"},
 	FieldGender:    {"missing or not stated on one side", "different", "", "", "", "same"},
 	FieldPostcode:  {"missing on one side", "different area", "", "same postcode district", "same postcode sector", "same full postcode"},
@@ -180,6 +180,14 @@ func Compare(a, b *Features) ComparisonVector {
 	var v ComparisonVector
 	v[FieldGiven] = compareGiven(a, b)
 	v[FieldFamily] = compareFamily(a, b)
+	// Names keyed into each other's fields ("Quilliam Ashleigh" for
+	// "Ashleigh Quilliam") are one of the commonest errors of forms and
+	// data entry, and of names whose order differs between cultures. Both
+	// names agreeing crosswise is evidence, but weaker than agreeing in
+	// place: each counts as a similar spelling.
+	if v[FieldGiven] <= Weak && v[FieldFamily] <= Weak && namesSwapped(a, b) {
+		v[FieldGiven], v[FieldFamily] = Partial, Partial
+	}
 	v[FieldBirthDate] = compareBirthDate(a, b)
 	v[FieldGender] = compareGender(a.Gender, b.Gender)
 	v[FieldPostcode] = comparePostcode(a, b)
@@ -213,6 +221,26 @@ func compareGiven(a, b *Features) Level {
 		return Weak
 	}
 	return Disagree
+}
+
+// namesSwapped reports two records whose given and family names agree
+// crosswise, each way: a's given name is b's family name and b's given
+// name is a's family name.
+func namesSwapped(a, b *Features) bool {
+	return crossedName(a, b) && crossedName(b, a)
+}
+
+// crossedName reports x's given name (or, exactly, another of its given
+// names or their joined form: "Jean Claude" for "Jean-Claude") standing as
+// y's family name, or one keying slip from it.
+func crossedName(x, y *Features) bool {
+	if x.Given == "" || y.Family == "" {
+		return false
+	}
+	if contains(y.FamilyKeys, x.Given) || contains(x.GivenOther, y.Family) {
+		return true
+	}
+	return JaroWinkler(x.Given, y.Family) >= nameJW || oneEdit(x.Given, y.Family)
 }
 
 // givenViaOtherName reports a given name that agrees only through the

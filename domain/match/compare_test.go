@@ -281,3 +281,31 @@ func TestOneEdit(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareSwappedNames(t *testing.T) {
+	tests := []struct {
+		name          string
+		a, b          record.Name
+		given, family Level
+	}{
+		{"swapped", record.Name{Given: "Ashleigh", Family: "Quilliam"}, record.Name{Given: "Quilliam", Family: "Ashleigh"}, Partial, Partial},
+		{"swapped with a slip", record.Name{Given: "Emily", Family: "Beams"}, record.Name{Given: "Beams", Family: "Emiily"}, Partial, Partial},
+		{"swapped, hyphenated given name", record.Name{Given: "Jean-Claude", Family: "White"}, record.Name{Given: "White", Family: "Jean-Claude"}, Partial, Partial},
+		{"swapped, one part of a double-barrelled family name", record.Name{Given: "Luke", Family: "Vincent-Hall"}, record.Name{Given: "Vincent", Family: "Luke"}, Partial, Partial},
+		// One name crosswise is not a swap: a sibling's given name may be
+		// another family's surname.
+		{"only one crosswise", record.Name{Given: "Harry", Family: "Thomas"}, record.Name{Given: "Thomas", Family: "Jones"}, Disagree, Disagree},
+		{"in place wins", record.Name{Given: "Thomas", Family: "Thomas"}, record.Name{Given: "Thomas", Family: "Thomas"}, Exact, Exact},
+		{"in place, family only", record.Name{Given: "Harry", Family: "Hughes"}, record.Name{Given: "Sophie", Family: "Hughes"}, Disagree, Exact},
+		{"given missing", record.Name{Family: "Quilliam"}, record.Name{Given: "Quilliam", Family: "Ashleigh"}, Missing, Disagree},
+		{"different", record.Name{Given: "Harry", Family: "Hughes"}, record.Name{Given: "Sophie", Family: "Patel"}, Disagree, Disagree},
+	}
+	for _, tt := range tests {
+		a, b := FeaturesOf(&record.Child{Name: tt.a}), FeaturesOf(&record.Child{Name: tt.b})
+		for _, v := range []ComparisonVector{Compare(&a, &b), Compare(&b, &a)} {
+			if v[FieldGiven] != tt.given || v[FieldFamily] != tt.family {
+				t.Errorf("%s: given %v, family %v; want %v, %v", tt.name, v[FieldGiven], v[FieldFamily], tt.given, tt.family)
+			}
+		}
+	}
+}
