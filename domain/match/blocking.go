@@ -15,7 +15,8 @@ import "strconv"
 //	dg|YYYYMMDD|given             date of birth + given-root phonetic
 //	sn|YYYYMMDD|name|name         date of birth + the given and family codes
 //	                              sorted: names recorded the wrong way round
-//	hd|postcode|YYYYMMDD          household + date of birth: both names wrong
+//	hd|sector|YYYYMMDD            postcode sector + date of birth: both names
+//	                              wrong, and the postcode's unit mistyped too
 //	ad|address|YYYYMMDD           first address line + date of birth, for an
 //	                              address with no postcode (no fixed abode,
 //	                              a site, abroad)
@@ -79,8 +80,11 @@ func BlockingKeys(f *Features) []string {
 			}
 			keys = append(keys, "sn|"+f.BirthDate+"|"+lo+"|"+hi)
 		}
-		if f.Postcode != "" {
-			keys = append(keys, "hd|"+f.Postcode+"|"+f.BirthDate)
+		if f.Sector != "" {
+			// The sector rather than the full postcode: the unit's two
+			// letters are the postcode's most often mistyped part, and a
+			// sector's children born on one day are still a handful.
+			keys = append(keys, "hd|"+f.Sector+"|"+f.BirthDate)
 		} else if f.AddressLine != "" {
 			keys = append(keys, "ad|"+f.AddressLine+"|"+f.BirthDate)
 		}

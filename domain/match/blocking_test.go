@@ -138,3 +138,36 @@ func TestBlockingKeysAreCompactAndSelective(t *testing.T) {
 		t.Errorf("empty features give keys %v", k)
 	}
 }
+
+// TestBlockingSurvivesErrorsAcrossTheHousehold: records of one child whose
+// names are both misspelt and whose household differs in one part — the
+// postcode's unit mistyped, the house number changed — still meet, and a
+// child born on another day in the sector does not.
+func TestBlockingSurvivesErrorsAcrossTheHousehold(t *testing.T) {
+	misspelt := func(c *record.Child) { c.Name.Given, c.Name.Family = "Pliva", "Jughes" }
+	tests := []struct {
+		name   string
+		change func(*record.Child)
+		meet   bool
+	}{
+		{"postcode unit mistyped", func(c *record.Child) { misspelt(c); c.Address.Postcode = "LS6 2AD" }, true},
+		{"postcode unit mistyped, house number changed", func(c *record.Child) {
+			misspelt(c)
+			c.Address.Postcode, c.Address.Lines = "LS6 2AD", []string{"41 Elm Grove"}
+		}, true},
+		{"another sector", func(c *record.Child) { misspelt(c); c.Address.Postcode = "LS6 3AB" }, false},
+		{"same sector, another day", func(c *record.Child) {
+			misspelt(c)
+			c.Address.Postcode, c.BirthDate = "LS6 2AD", "2015-06-21"
+		}, false},
+	}
+	base := func() *record.Child {
+		return with(olivia(), func(c *record.Child) { c.BirthDate = "2015-03-04"; c.Contacts = nil })
+	}
+	for _, tt := range tests {
+		a, b := feat(base()), feat(with(base(), tt.change))
+		if got := shareKey(a, b); got != tt.meet {
+			t.Errorf("%s: share a key %v, want %v", tt.name, got, tt.meet)
+		}
+	}
+}
