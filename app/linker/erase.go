@@ -40,6 +40,11 @@ func (l *Linker) Erase(ctx context.Context, ids []uuid.UUID, er child.Erased) (m
 	for _, id := range p.order {
 		l.idx.apply(id, p.per[id].batch)
 	}
+	if len(p.order) > 0 {
+		// The snapshot on disk still holds the erased children's data: a
+		// fresh one replaces it (the rename unlinks the old file).
+		l.snapshot(true)
+	}
 	out := make(map[uuid.UUID]uint64, len(ids))
 	for _, id := range ids {
 		out[id] = l.idx.children[l.idx.refs[id]].lastSeq

@@ -118,6 +118,10 @@ type Index struct {
 	// candidate, a holder of an identifier or a source record again.
 	erased map[ref]bool
 
+	// seq is the last CHILDREN sequence the index has taken in, read back
+	// or appended by the linker: a snapshot reflects the stream up to it.
+	seq uint64
+
 	// pending holds the features of the record being decided, and
 	// pendingKeys its hashed blocking keys, so that applying its statement
 	// need not work them out again.

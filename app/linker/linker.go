@@ -100,6 +100,14 @@ type Linker struct {
 	suspects   map[uint64]parked.Reason
 	aloneUntil uint64
 
+	// SnapshotDir, when set, is where the index snapshot is kept (the
+	// instance's own data directory); SnapshotEvery is how many CHILDREN
+	// messages the index may move past the last snapshot before another is
+	// written (0: only after an erasure and on shutdown).
+	SnapshotDir   string
+	SnapshotEvery uint64
+	snaps         snapshots
+
 	// runID names this run in a header of every message it appends, so
 	// that a conflicting append can tell its own earlier message, and
 	// another linker's, from a shield officer's or a practitioner's.
@@ -207,9 +215,20 @@ func (l *Linker) run(ctx context.Context) error {
 	l.ready = false
 	l.runID = uuid.NewString()
 	l.mu.Unlock()
-	idx, skipped, err := rebuildIndex(ctx, l.js)
+	// A snapshot still being written belongs to the run before: it was
+	// copied from a consistent index, and is let finish before reading.
+	l.snaps.wg.Wait()
+	started := time.Now()
+	created, err := streamCreated(ctx, l.js)
 	if err != nil {
 		return err
+	}
+	idx, skipped, tail, why, err := loadIndex(ctx, l.js, l.SnapshotDir)
+	if err != nil {
+		return err
+	}
+	if why != "" && l.SnapshotDir != "" {
+		l.log.Info("linker: index snapshot not used; rebuilding from CHILDREN", "reason", why)
 	}
 	from, err := postgres.Checkpoint(ctx, l.pool, CheckpointName)
 	if err != nil {
@@ -217,26 +236,61 @@ func (l *Linker) run(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.idx, l.ready = idx, true
+	l.snaps.dirty, l.snaps.created, l.snaps.feedSeq = false, created, from
+	l.snaps.seq = 0
+	if why == "" {
+		l.snaps.seq = idx.seq - tail
+	}
 	// A merge whose survivor half landed before a crash gets its other half.
 	err = l.completeMerges(ctx)
+	if err == nil && idx.seq != l.snaps.seq {
+		// What the start read (a whole stream, or a tail that may hold
+		// erasures) is written at once: the next start reads less, and no
+		// snapshot here holds a child erased since the last.
+		l.snapshot(true)
+	}
 	l.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	l.log.Info("linker started", "children", idx.Children(), "from_feed_seq", from+1, "children_messages_passed_over", skipped)
-	return natsjs.Follow(ctx, l.js, natsjs.StreamFeeds, from+1, 0, l.BatchSize, func(msgs []jetstream.Msg) error {
+	l.log.Info("linker started", "children", idx.Children(), "from_feed_seq", from+1, "children_messages_passed_over", skipped,
+		"from_snapshot", why == "", "children_messages_after_snapshot", tail, "index_ready_seconds", time.Since(started).Seconds())
+	err = natsjs.Follow(ctx, l.js, natsjs.StreamFeeds, from+1, 0, l.BatchSize, func(msgs []jetstream.Msg) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if first, err := feedSeq(msgs[0]); err != nil || first > l.aloneUntil {
-			return l.process(ctx, msgs)
+		err := l.follow(ctx, msgs)
+		if err != nil {
+			l.snaps.dirty = true
+			return err
 		}
-		for i := range msgs {
-			if err := l.process(ctx, msgs[i:i+1]); err != nil {
-				return err
-			}
+		if last, err := feedSeq(msgs[len(msgs)-1]); err == nil {
+			l.snaps.feedSeq = last
+		}
+		if l.snapshotDue() {
+			l.snapshot(false)
 		}
 		return nil
 	})
+	if ctx.Err() != nil {
+		// A clean stop: the index as it stands is the next start's.
+		l.mu.Lock()
+		l.snapshot(true)
+		l.mu.Unlock()
+		l.snaps.wg.Wait()
+	}
+	return err
+}
+
+func (l *Linker) follow(ctx context.Context, msgs []jetstream.Msg) error {
+	if first, err := feedSeq(msgs[0]); err != nil || first > l.aloneUntil {
+		return l.process(ctx, msgs)
+	}
+	for i := range msgs {
+		if err := l.process(ctx, msgs[i:i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func feedSeq(m jetstream.Msg) (uint64, error) {
@@ -254,31 +308,42 @@ func RebuildIndex(ctx context.Context, js jetstream.JetStream) (*Index, error) {
 }
 
 // rebuildIndex also counts the messages it passed over: those the
-// directory parks, which hold nothing the index could use.
+// directory parks, which hold nothing the index could use. A full rebuild
+// is an empty index brought up to date from the stream's first message.
 func rebuildIndex(ctx context.Context, js jetstream.JetStream) (*Index, int, error) {
 	idx := NewIndex()
-	skipped := 0
-	err := ReadChildren(ctx, js, 1, func(seq uint64, id uuid.UUID, b child.Batch) error {
-		if parked.Safely(func() error { idx.apply(id, b); return nil }) != nil {
-			skipped++
-			return nil
-		}
-		idx.children[idx.ref(id)].lastSeq = seq
-		return nil
-	}, func(seq uint64, subject string) {
-		skipped++
-		// The child's stream has moved on even so: appends to it expect
-		// this sequence. An unknown child gets no entry from a bad message.
-		if id, ok := subjectChild(subject); ok {
-			if r, ok := idx.refs[id]; ok {
-				idx.children[r].lastSeq = seq
-			}
-		}
-	})
+	skipped, err := idx.applyFrom(ctx, js, 1)
 	if err != nil {
 		return nil, 0, err
 	}
 	return idx, skipped, nil
+}
+
+// applyFrom folds CHILDREN from seq `from` to the stream's end into the
+// index: the one way the index learns from the stream, for a full rebuild
+// and for the tail after a snapshot alike.
+func (x *Index) applyFrom(ctx context.Context, js jetstream.JetStream, from uint64) (int, error) {
+	skipped := 0
+	err := ReadChildren(ctx, js, from, func(seq uint64, id uuid.UUID, b child.Batch) error {
+		x.seq = max(x.seq, seq)
+		if parked.Safely(func() error { x.apply(id, b); return nil }) != nil {
+			skipped++
+			return nil
+		}
+		x.children[x.ref(id)].lastSeq = seq
+		return nil
+	}, func(seq uint64, subject string) {
+		x.seq = max(x.seq, seq)
+		skipped++
+		// The child's stream has moved on even so: appends to it expect
+		// this sequence. An unknown child gets no entry from a bad message.
+		if id, ok := subjectChild(subject); ok {
+			if r, ok := x.refs[id]; ok {
+				x.children[r].lastSeq = seq
+			}
+		}
+	})
+	return skipped, err
 }
 
 // ReadChildren calls fn for every message of CHILDREN from seq `from` to the
@@ -925,6 +990,17 @@ func ChildID(key []byte, received time.Time, feedSeq uint64) uuid.UUID {
 // Message ids would only fill the server's duplicate map: an entry for
 // every append, kept for the stream's two-hour window.
 func (l *Linker) append(ctx context.Context, p plan) error {
+	err := l.appendPlan(ctx, p)
+	if err != nil {
+		// Some of the plan may have landed unseen, or the index may hold
+		// decisions that did not: it is no longer what the stream says
+		// until the run rebuilds it, so no snapshot is taken of it.
+		l.snaps.dirty = true
+	}
+	return err
+}
+
+func (l *Linker) appendPlan(ctx context.Context, p plan) error {
 	type inflight struct {
 		p   *pending
 		fut jetstream.PubAckFuture
@@ -953,6 +1029,7 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 			select {
 			case ack := <-f.fut.Ok():
 				c.lastSeq = ack.Sequence
+				l.idx.seq = max(l.idx.seq, ack.Sequence)
 			case err := <-f.fut.Err():
 				var apiErr *jetstream.APIError
 				if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
@@ -965,6 +1042,7 @@ func (l *Linker) append(ctx context.Context, p plan) error {
 						return gerr
 					}
 					c.lastSeq = last
+					l.idx.seq = max(l.idx.seq, last)
 					if !landed {
 						todo = append(todo, f.p.id)
 					}

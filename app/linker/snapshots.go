@@ -1,0 +1,100 @@
+package linker
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// snapshots is the linker's part in keeping an index snapshot: when one is
+// due and the file's writing, which runs beside linking on a copy.
+type snapshots struct {
+	busy    atomic.Bool
+	wg      sync.WaitGroup // the write in progress
+	created time.Time      // the CHILDREN stream's, for the header
+	seq     uint64         // the CHILDREN sequence of the last snapshot written or loaded
+	feedSeq uint64         // the last FEEDS message linked
+
+	// dirty is set (under Linker.mu) when an append or a batch failed: the
+	// index may differ from the stream until the next run rebuilds it.
+	dirty bool
+
+	last atomic.Pointer[SnapshotStats]
+}
+
+// SnapshotStats describes the last snapshot written.
+type SnapshotStats struct {
+	Seq   uint64
+	Size  int64
+	Pause time.Duration // linking held up while the index was copied
+	Write time.Duration // encoding, writing and syncing the file, beside linking
+	Err   error
+}
+
+// LastSnapshot returns what the last snapshot written took, or nil.
+func (l *Linker) LastSnapshot() *SnapshotStats { return l.snaps.last.Load() }
+
+// snapshotDue reports, under l.mu, whether a periodic snapshot is due.
+func (l *Linker) snapshotDue() bool {
+	return l.SnapshotDir != "" && l.SnapshotEvery > 0 && l.idx.seq >= l.snaps.seq+l.SnapshotEvery
+}
+
+// snapshot starts writing a snapshot of the index, under l.mu. The index is
+// copied while the lock is held; the file is written by a goroutine while
+// linking goes on. A periodic snapshot is passed over while one is being
+// written (the next batch asks again); a forced one (after an erasure, on
+// shutdown) waits for it, so that the newest index is the one on disk.
+func (l *Linker) snapshot(force bool) {
+	if l.SnapshotDir == "" || l.snaps.dirty || !l.ready || l.idx == nil {
+		return
+	}
+	if l.snaps.busy.Load() {
+		if !force {
+			return
+		}
+		l.snaps.wg.Wait()
+	}
+	t := time.Now()
+	c := l.idx.clone()
+	hd := SnapshotHeader{StreamCreated: l.snaps.created, FeedSeq: l.snaps.feedSeq}
+	l.snaps.seq = c.seq
+	pause := time.Since(t)
+	l.snaps.busy.Store(true)
+	l.snaps.wg.Add(1)
+	go func() {
+		defer l.snaps.wg.Done()
+		defer l.snaps.busy.Store(false)
+		t := time.Now()
+		size, err := c.WriteSnapshot(l.SnapshotDir, hd)
+		st := &SnapshotStats{Seq: c.seq, Size: size, Pause: pause, Write: time.Since(t), Err: err}
+		l.snaps.last.Store(st)
+		if err != nil {
+			l.log.Warn("linker: index snapshot not written; the next start rebuilds from an older one or from CHILDREN", "err", err)
+			return
+		}
+		l.log.Debug("linker: index snapshot written", "children_seq", c.seq, "bytes", size, "pause", pause, "took", st.Write)
+	}()
+}
+
+// WaitSnapshot waits for a snapshot being written.
+func (l *Linker) WaitSnapshot() { l.snaps.wg.Wait() }
+
+// RemoveSnapshot deletes this instance's snapshot. An instance that stops
+// linking while the hub goes on (its lease lost, or its run failed) calls
+// it: another instance may now erase children, and a snapshot left here
+// would keep their data.
+func (l *Linker) RemoveSnapshot() error {
+	l.snaps.wg.Wait()
+	if l.SnapshotDir == "" {
+		return nil
+	}
+	err := os.Remove(filepath.Join(l.SnapshotDir, SnapshotFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
