@@ -80,6 +80,7 @@ func benchFEBRL(ctx context.Context, v *viper.Viper) error {
 		return err
 	}
 	res.report("rules as given (" + rulesName(v.GetString("linkage-weights")) + ")")
+	res.whyMissed(recs, blocks)
 	res.showMissed(recs, blocks, v.GetInt("show-missed"))
 	if res.trained == "" {
 		return nil
@@ -90,6 +91,7 @@ func benchFEBRL(ctx context.Context, v *viper.Viper) error {
 		return err
 	}
 	again.report("rules trained on the area as linked")
+	again.whyMissed(recs, blocks)
 	again.showMissed(recs, blocks, v.GetInt("show-missed"))
 	return nil
 }
@@ -295,6 +297,44 @@ func (r *febrlResult) report(title string) {
 	fmt.Printf("review tasks: %d open (%.2f%% of records), of which %d are true matches; missed pairs with a review task: %d of %d\n",
 		r.review, 100*float64(r.review)/float64(max(r.taken, 1)), r.trueReview, len(r.reviewPair), len(r.missed))
 	fmt.Printf("linking: %d records in %s, %.2f candidate children scored per record\n", r.taken, r.linkTime.Round(time.Millisecond), r.candidates)
+}
+
+// whyMissed sorts the true pairs not linked by what stopped them: a record
+// the intake refused, no blocking key in common, a review task, or how the
+// pair decides on its own under the built-in rules (the twin guard, a score
+// in the review band, a score below it, or a link the linker's choice among
+// several candidates did not make).
+func (r *febrlResult) whyMissed(recs []febrlChild, blocks febrlBlocks) {
+	refused := r.pairs.truth - r.pairsTaken.truth
+	counts := map[string]int{}
+	for _, p := range r.missed {
+		switch {
+		case !blocks.met(p[0], p[1]):
+			counts["no block"]++
+		case hasPair(r.reviewPair, p):
+			counts["review task"]++
+		default:
+			fa, fb := match.FeaturesOf(recs[p[0]].Record.Child), match.FeaturesOf(recs[p[1]].Record.Child)
+			d := match.Decide(fa, fb, match.DefaultWeights(), match.DefaultThresholds())
+			switch {
+			case d.Rule == match.RuleTwin:
+				counts["twin guard"]++
+			case d.Outcome == match.Review:
+				counts["review band"]++
+			case d.Outcome == match.New:
+				counts["below review"]++
+			default:
+				counts["links alone"]++
+			}
+		}
+	}
+	fmt.Printf("true pairs missed: %d with a refused record; %d met in no block; %d with a review task; by the pair alone under version 0: %d kept apart by the twin guard, %d in the review band, %d below it, %d would link\n",
+		refused, counts["no block"], counts["review task"], counts["twin guard"], counts["review band"], counts["below review"], counts["links alone"])
+}
+
+func hasPair(m map[[2]int]struct{}, p [2]int) bool {
+	_, ok := m[p]
+	return ok
 }
 
 // showMissed prints n missed pairs side by side: the public benchmark's
