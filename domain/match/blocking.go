@@ -11,8 +11,9 @@ import "strconv"
 //
 //	n|NHS                         same NHS number
 //	u|UPN                         same UPN
-//	df|YYYYMMDD|family            date of birth + family phonetic
-//	dg|YYYYMMDD|given             date of birth + given-root phonetic
+//	dn|YYYYMMDD|code              date of birth + the family phonetic, and
+//	                              date of birth + each given-root phonetic,
+//	                              as one kind: names swapped and one misspelt
 //	sn|YYYYMMDD|name|name         date of birth + the given and family codes
 //	                              sorted: names recorded the wrong way round
 //	hd|sector|YYYYMMDD            postcode sector + date of birth: both names
@@ -67,11 +68,16 @@ func BlockingKeys(f *Features) []string {
 		year = f.BirthDate[:4]
 	}
 	if f.BirthDate != "" {
-		for _, fc := range families {
-			keys = append(keys, "df|"+f.BirthDate+"|"+fc)
+		// One kind for both fields: a name code is filed whichever field
+		// holds it, so that names keyed the wrong way round, one of them
+		// misspelt too, still meet on the name spelt right.
+		for _, c := range families {
+			keys = append(keys, "dn|"+f.BirthDate+"|"+c)
 		}
-		for _, gc := range givens {
-			keys = append(keys, "dg|"+f.BirthDate+"|"+gc)
+		for _, c := range givens {
+			if !contains(families, c) {
+				keys = append(keys, "dn|"+f.BirthDate+"|"+c)
+			}
 		}
 		if f.GivenCode != "" && f.FamilyCode != "" {
 			lo, hi := f.GivenCode, f.FamilyCode

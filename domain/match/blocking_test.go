@@ -171,3 +171,31 @@ func TestBlockingSurvivesErrorsAcrossTheHousehold(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockingSurvivesSwappedAndMisspeltNames: names keyed the wrong way
+// round with one of them misspelt, at another postcode, still meet on the
+// date of birth and the name spelt right; a child of another family born
+// the same day whose given name is this child's family name does not.
+func TestBlockingSurvivesSwappedAndMisspeltNames(t *testing.T) {
+	tests := []struct {
+		name string
+		b    record.Name
+		meet bool
+	}{
+		{"swapped, given misspelt", record.Name{Given: "Hughes", Family: "Olovya"}, true},
+		{"swapped, family misspelt", record.Name{Given: "Jughes", Family: "Olivia"}, true},
+		{"another family", record.Name{Given: "Pliva", Family: "Jughes"}, false},
+	}
+	base := func() *record.Child {
+		return &record.Child{Name: record.Name{Given: "Olivia", Family: "Hughes"}, BirthDate: "2015-03-04",
+			Address: &record.Address{Postcode: "LS6 2AB"}}
+	}
+	for _, tt := range tests {
+		b := base()
+		b.Name = tt.b
+		b.Address = &record.Address{Postcode: "M1 1AE"}
+		if got := shareKey(feat(base()), feat(b)); got != tt.meet {
+			t.Errorf("%s: share a key %v, want %v", tt.name, got, tt.meet)
+		}
+	}
+}
