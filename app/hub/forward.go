@@ -145,7 +145,17 @@ func (h *Hub) runLinker(ctx context.Context) error {
 		return fmt.Errorf("linker commands: %w", err)
 	}
 	defer sub.Unsubscribe() //nolint:errcheck // the connection may be gone
-	return h.Linker.Run(ctx)
+	err = h.Linker.Run(ctx)
+	if h.runCtx.Err() == nil {
+		// The hub goes on without this instance linking (its lease lost,
+		// or the run failed): another instance may take the lease and
+		// erase children, so the snapshot here, which would keep them,
+		// goes. A restart of the run here rebuilds from CHILDREN.
+		if rerr := h.Linker.RemoveSnapshot(); rerr != nil {
+			h.log.Warn("linker: index snapshot not removed", "err", rerr)
+		}
+	}
+	return err
 }
 
 func (l linkage) Merge(ctx context.Context, a, b uuid.UUID, d child.Decision) (uuid.UUID, error) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -85,6 +86,12 @@ type Config struct {
 	// before intake refuses new records (HTTP 429, MLLP AR); 0 never
 	// refuses.
 	IntakeMaxBacklog uint64
+	// LinkerSnapshotEvery is how many CHILDREN messages the linker's index
+	// may move past its last snapshot (DataDir/linker/index.snap) before
+	// the instance holding the linker's lease writes another; 0 writes
+	// one only after a start, an erasure and on shutdown. Without a
+	// DataDir no snapshot is kept.
+	LinkerSnapshotEvery uint64
 	// LeaseGrace is how long an instance that has taken a writer's lease
 	// waits before running it, so that a holder that lost it has stopped
 	// (serve: 2 s; 0, as in tests, starts at once).
@@ -171,6 +178,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	h.Linker = linker.New(linkerJS, h.DB, log, lcfg)
+	if cfg.DataDir != "" {
+		h.Linker.SnapshotDir, h.Linker.SnapshotEvery = filepath.Join(cfg.DataDir, "linker"), cfg.LinkerSnapshotEvery
+	}
 	h.Dir = directory.New(h.NATS.JS, h.DB, log, child.DefaultRules())
 	h.Store = directory.NewStore(h.DB)
 	h.FeedArrivals = arrivals.NewFeeds(h.NATS.JS, h.DB, log)

@@ -21,6 +21,14 @@ import (
 // instance runs may be while the instance still calls itself ready.
 const DefaultReadyMaxLag = 10_000
 
+// MinLinkerSnapshotEvery is the least Config.LinkerSnapshotEvery other
+// than 0: each snapshot copies the whole index and writes it out, which
+// more often than this would cost more than the restarts it saves.
+const MinLinkerSnapshotEvery = 1000
+
+// DefaultLinkerSnapshotEvery is the serve command's default.
+const DefaultLinkerSnapshotEvery = 100_000
+
 // Ready runs the readiness checks: PostgreSQL and NATS answer, the event
 // log has room, and each writer this instance holds the lease of is within
 // Config.ReadyMaxLag. Details name the failing part, never data.
@@ -131,6 +139,9 @@ func (h *Hub) storageCheck() httpapi.Check {
 // server waits 30 s before giving up on its port) and a data directory the
 // hub cannot write. Each error names the setting.
 func preflight(cfg Config) error {
+	if n := cfg.LinkerSnapshotEvery; n > 0 && n < MinLinkerSnapshotEvery {
+		return fmt.Errorf("linker-snapshot-every %d: 0 (only after a start, an erasure and on shutdown) or at least %d CHILDREN messages", n, MinLinkerSnapshotEvery)
+	}
 	for _, a := range []struct{ setting, addr string }{
 		{"http-addr", cfg.HTTPAddr}, {"mllp-addr", cfg.Feeds.MLLPAddr}, {"nats-listen", cfg.NATSListen},
 	} {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"contactpoint/app/hub"
+	"contactpoint/app/linker"
 	"contactpoint/domain/access"
 	"contactpoint/domain/retention"
 )
@@ -120,6 +121,11 @@ func TestRecordEndsWhenTheLawSays(t *testing.T) {
 		for _, dir := range []string{filepath.Join(cfg.DataDir, "jetstream")} {
 			grepTree(t, dir, personal, where+": event log")
 		}
+		// The linker's index snapshot is rewritten by the erasure itself.
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "linker", linker.SnapshotFile)); err != nil {
+			t.Fatalf("%s: no index snapshot to search: %v", where, err)
+		}
+		grepTree(t, filepath.Join(cfg.DataDir, "linker"), personal, where+": index snapshot")
 		grepDatabase(t, h, personal, where)
 	}
 	assertGone("after erasure")

@@ -117,11 +117,12 @@ func hubConfig(v *viper.Viper) hub.Config {
 		HTTPTLSKey:  v.GetString("http-tls-key"),
 		Notify:      notifyConfig(v),
 		// The linkage rules in force: a file `linkage train` wrote.
-		LinkageRules:     v.GetString("linkage-weights"),
-		StreamReplicas:   v.GetInt("stream-replicas"),
-		ReadyMaxLag:      v.GetUint64("ready-max-lag"),
-		IntakeMaxBacklog: v.GetUint64("intake-max-backlog"),
-		LeaseGrace:       v.GetDuration("lease-grace"),
+		LinkageRules:        v.GetString("linkage-weights"),
+		StreamReplicas:      v.GetInt("stream-replicas"),
+		ReadyMaxLag:         v.GetUint64("ready-max-lag"),
+		IntakeMaxBacklog:    v.GetUint64("intake-max-backlog"),
+		LinkerSnapshotEvery: v.GetUint64("linker-snapshot-every"),
+		LeaseGrace:          v.GetDuration("lease-grace"),
 	}
 }
 
@@ -148,6 +149,7 @@ func serveCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().Int("stream-replicas", 1, "copies of each stream on a NATS cluster (3 on a three-node cluster); every instance must say the same")
 	cmd.Flags().Uint64("ready-max-lag", hub.DefaultReadyMaxLag, "GET /readyz answers not ready while a writer this instance runs is more messages than this behind its stream")
 	cmd.Flags().Duration("lease-grace", 2*time.Second, "how long an instance waits after taking a writer's lease before running it, so that the last holder has stopped")
+	cmd.Flags().Uint64("linker-snapshot-every", hub.DefaultLinkerSnapshotEvery, "the instance holding the linker's lease writes its index to data-dir/linker/index.snap after this many CHILDREN messages, so that a restart reads the snapshot and the messages after it; 0 only after a start, an erasure and on shutdown")
 	cmd.Flags().Uint64("intake-max-backlog", 1_000_000, "intake refuses records (HTTP 429 with Retry-After, MLLP AR) while the linker is more FEEDS messages than this behind; 0 never refuses")
 	return cmd
 }
