@@ -1,6 +1,7 @@
 package linker
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // snapshots is the linker's part in keeping an index snapshot: when one is
@@ -97,4 +100,21 @@ func (l *Linker) RemoveSnapshot() error {
 		return err
 	}
 	return nil
+}
+
+// Snapshot copies the index and writes it to dir as the running linker
+// does, timing the copy (the pause linking would see) and the write: for
+// the benchmark.
+func (x *Index) Snapshot(ctx context.Context, js jetstream.JetStream, dir string) (SnapshotStats, error) {
+	created, err := streamCreated(ctx, js)
+	if err != nil {
+		return SnapshotStats{}, err
+	}
+	t := time.Now()
+	c := x.clone()
+	st := SnapshotStats{Seq: c.seq, Pause: time.Since(t)}
+	t = time.Now()
+	st.Size, st.Err = c.WriteSnapshot(dir, SnapshotHeader{StreamCreated: created})
+	st.Write = time.Since(t)
+	return st, st.Err
 }
