@@ -217,7 +217,11 @@ func TestSnapshotAndTailAreAFullRebuild(t *testing.T) {
 		absorbed = u2
 	}
 	a, b := childOf(t, l, recs[10].Source.Key()), childOf(t, l, recs[11].Source.Key())
-	if a != b {
+	m1, m2 := childOf(t, l, recs[20].Source.Key()), childOf(t, l, recs[40].Source.Key())
+	if a == b || m1 == m2 {
+		t.Fatal("the records chosen for a merge are of one child already")
+	}
+	{
 		if _, err := l.Merge(ctx, a, b, d); err != nil {
 			t.Fatal(err)
 		}
@@ -225,8 +229,7 @@ func TestSnapshotAndTailAreAFullRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m1, m2 := childOf(t, l, recs[20].Source.Key()), childOf(t, l, recs[40].Source.Key())
-	if m1 != m2 {
+	{
 		s, err := l.Merge(ctx, m1, m2, d)
 		if err != nil {
 			t.Fatal(err)
