@@ -85,7 +85,7 @@ func benchFEBRL(ctx context.Context, v *viper.Viper) error {
 	if res.trained == "" {
 		return nil
 	}
-	defer os.Remove(res.trained)
+	defer os.RemoveAll(filepath.Dir(res.trained))
 	again, err := febrlRun(ctx, v, recs, res.trained, false)
 	if err != nil {
 		return err
