@@ -400,7 +400,33 @@ func (h *Hub) StartDirectory() {
 
 // StartLinker starts the linker (once) when Config.DeferLinker held it back.
 func (h *Hub) StartLinker() {
-	h.linkerOnce.Do(func() { h.leased(h.runCtx, linker.CheckpointName, h.runLinker) })
+	h.linkerOnce.Do(func() {
+		h.leased(h.runCtx, linker.CheckpointName, h.runLinker)
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.dropSnapshotUnlessLinking()
+		}()
+	})
+}
+
+// dropSnapshotUnlessLinking removes the linker's index snapshot this
+// instance left when it stopped, if another instance holds the linker's
+// lease once this one has had time to take it: the holder may erase
+// children the snapshot would keep for as long as this instance waits.
+// Taking the lease later, this instance rebuilds from CHILDREN.
+func (h *Hub) dropSnapshotUnlessLinking() {
+	select {
+	case <-h.runCtx.Done():
+		return
+	case <-time.After(3*leasePoll + h.cfg.LeaseGrace):
+	}
+	if h.Holds(linker.CheckpointName) {
+		return
+	}
+	if err := h.Linker.RemoveSnapshot(); err != nil {
+		h.log.Warn("linker: index snapshot not removed", "err", err)
+	}
 }
 
 // startNotifier builds the notifier when a channel is configured. It reads

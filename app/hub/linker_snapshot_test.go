@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"contactpoint/adapters/postgres/pgtest"
 	"contactpoint/app/hub"
 	"contactpoint/app/linker"
 )
@@ -90,5 +91,57 @@ func TestARestartedHubLinksFromTheSnapshot(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAnInstanceWithoutTheLinkersLeaseDropsItsSnapshot: an instance that
+// left a snapshot when it stopped, and finds on its return that another
+// instance holds the linker's lease, deletes it (the holder may erase
+// children the file would keep); when the lease comes back to it, it
+// rebuilds from CHILDREN and links on.
+func TestAnInstanceWithoutTheLinkersLeaseDropsItsSnapshot(t *testing.T) {
+	natsURL := externalNATS(t)
+	dbURL := pgtest.NewDatabase(t)
+	cfgA := hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: dbURL, NATSURL: natsURL}
+	cfgB := cfgA
+	cfgB.DataDir = t.TempDir()
+	snapA := filepath.Join(cfgA.DataDir, "linker", linker.SnapshotFile)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+
+	a := startHub(t, cfgA)
+	recs := population(50)
+	if code, body := post(t, a, "health", "application/x-ndjson", ndjson(recs)); code != 202 {
+		t.Fatalf("%d %v", code, body)
+	}
+	waitProjected(t, a)
+	a.Close()
+	if !exists(snapA) {
+		t.Fatal("no snapshot after a clean stop")
+	}
+	b := startHub(t, cfgB)
+	defer func() { b.Close() }()
+	waitFor("the second instance did not take the linker's lease", func() bool { return b.Holds(linker.CheckpointName) })
+	a = startHub(t, cfgA)
+	defer a.Close()
+	waitFor("the instance without the lease kept its snapshot", func() bool { return !exists(snapA) })
+	if a.Holds(linker.CheckpointName) {
+		t.Fatal("both instances hold the linker's lease")
+	}
+	b.Close()
+	waitFor("the lease did not come back", func() bool { return a.Holds(linker.CheckpointName) })
+	if code, body := post(t, a, "social-care", "application/x-ndjson", ndjson(restamp(recs[:10], "social-care", "lcs"))); code != 202 {
+		t.Fatalf("%d %v", code, body)
+	}
+	waitProjected(t, a)
+	if n, s, err := a.Store.Count(context.Background()); err != nil || n != 50 || s != 60 {
+		t.Fatalf("want 50 children holding 60 sources, got %d, %d (%v)", n, s, err)
 	}
 }
