@@ -217,7 +217,7 @@ func (l *Linker) run(ctx context.Context) error {
 	l.mu.Unlock()
 	// A snapshot still being written belongs to the run before: it was
 	// copied from a consistent index, and is let finish before reading.
-	l.snaps.wg.Wait()
+	l.WaitSnapshot()
 	started := time.Now()
 	created, err := streamCreated(ctx, l.js)
 	if err != nil {
@@ -276,7 +276,7 @@ func (l *Linker) run(ctx context.Context) error {
 		l.mu.Lock()
 		l.snapshot(true)
 		l.mu.Unlock()
-		l.snaps.wg.Wait()
+		l.WaitSnapshot()
 	}
 	return err
 }

@@ -16,8 +16,10 @@ import (
 // snapshots is the linker's part in keeping an index snapshot: when one is
 // due and the file's writing, which runs beside linking on a copy.
 type snapshots struct {
-	busy    atomic.Bool
-	wg      sync.WaitGroup // the write in progress
+	// writing is held from the copy of the index until its file is on
+	// disk (unlocked by the goroutine writing it): one write at a time,
+	// in order, and no removal during one.
+	writing sync.Mutex
 	created time.Time      // the CHILDREN stream's, for the header
 	seq     uint64         // the CHILDREN sequence of the last snapshot written or loaded
 	feedSeq uint64         // the last FEEDS message linked
@@ -55,22 +57,18 @@ func (l *Linker) snapshot(force bool) {
 	if l.SnapshotDir == "" || l.snaps.dirty || !l.ready || l.idx == nil {
 		return
 	}
-	if l.snaps.busy.Load() {
-		if !force {
-			return
-		}
-		l.snaps.wg.Wait()
+	if force {
+		l.snaps.writing.Lock()
+	} else if !l.snaps.writing.TryLock() {
+		return
 	}
 	t := time.Now()
 	c := l.idx.clone()
 	hd := SnapshotHeader{StreamCreated: l.snaps.created, FeedSeq: l.snaps.feedSeq}
 	l.snaps.seq = c.seq
 	pause := time.Since(t)
-	l.snaps.busy.Store(true)
-	l.snaps.wg.Add(1)
 	go func() {
-		defer l.snaps.wg.Done()
-		defer l.snaps.busy.Store(false)
+		defer l.snaps.writing.Unlock()
 		t := time.Now()
 		size, err := c.WriteSnapshot(l.SnapshotDir, hd)
 		st := &SnapshotStats{Seq: c.seq, Size: size, Pause: pause, Write: time.Since(t), Err: err}
@@ -84,17 +82,21 @@ func (l *Linker) snapshot(force bool) {
 }
 
 // WaitSnapshot waits for a snapshot being written.
-func (l *Linker) WaitSnapshot() { l.snaps.wg.Wait() }
+func (l *Linker) WaitSnapshot() {
+	l.snaps.writing.Lock()
+	l.snaps.writing.Unlock() //nolint:staticcheck // an empty critical section: waiting is the point
+}
 
 // RemoveSnapshot deletes this instance's snapshot. An instance that stops
 // linking while the hub goes on (its lease lost, or its run failed) calls
 // it: another instance may now erase children, and a snapshot left here
 // would keep their data.
 func (l *Linker) RemoveSnapshot() error {
-	l.snaps.wg.Wait()
 	if l.SnapshotDir == "" {
 		return nil
 	}
+	l.snaps.writing.Lock()
+	defer l.snaps.writing.Unlock()
 	err := os.Remove(filepath.Join(l.SnapshotDir, SnapshotFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
