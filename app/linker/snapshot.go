@@ -464,6 +464,9 @@ func (d *decoder) index() (*Index, SnapshotHeader) {
 	x.seq = hd.Seq
 
 	nc := d.count(16 + 3)
+	// Maps made at their size: growing them entry by entry is most of a
+	// load's time at national size.
+	x.refs = make(map[uuid.UUID]ref, nc)
 	x.children = make([]childEntry, nc)
 	srcRefs := make([][]uint64, nc)
 	for i := 0; i < nc && d.err == nil; i++ {
@@ -488,8 +491,10 @@ func (d *decoder) index() (*Index, SnapshotHeader) {
 	}
 
 	ns := d.count(3)
+	x.sourceIdx = make(map[key16]src, ns)
 	x.srcs = make([]sourceEntry, ns)
 	x.feats = make([]string, ns)
+	live := 0
 	for i := 0; i < ns && d.err == nil; i++ {
 		se := &x.srcs[i]
 		flags := d.take(1)
@@ -511,10 +516,11 @@ func (d *decoder) index() (*Index, SnapshotHeader) {
 		se.keyOff, se.keyLen = uint32(len(x.keyArena)), uint16(len(key))
 		x.keyArena = append(x.keyArena, key...)
 		x.feats[i] = string(d.take(int(d.uvarint())))
-		if mapHas(x.sourceIdx, k) {
-			d.fail("a source twice")
-		}
 		x.sourceIdx[k] = src(i)
+		live++
+	}
+	if d.err == nil && len(x.sourceIdx) != live {
+		d.fail("a source twice")
 	}
 	for i := range srcRefs {
 		if d.err != nil {
@@ -530,23 +536,21 @@ func (d *decoder) index() (*Index, SnapshotHeader) {
 			c.srcs[j] = src(s)
 		}
 	}
-	for _, m := range []map[key16]ref{x.nhs, x.upn} {
+	for _, m := range []*map[key16]ref{&x.nhs, &x.upn} {
 		n := d.count(17)
+		*m = make(map[key16]ref, n)
 		for i := 0; i < n && d.err == nil; i++ {
 			k := key16(d.key())
-			m[k] = d.uref(nc)
+			(*m)[k] = d.uref(nc)
 		}
 	}
 	nb := d.count(9)
+	x.blocks = make(map[uint64]blockList, nb)
 	for i := 0; i < nb && d.err == nil; i++ {
 		key := d.u64()
 		n := d.count(1)
 		if n == 0 || n > maxBlock {
 			d.fail("block size out of range")
-			break
-		}
-		if mapHas(x.blocks, key) {
-			d.fail("a block twice")
 			break
 		}
 		b := blockList{first: int32(len(x.nodes)), n: int32(n)}
@@ -556,6 +560,9 @@ func (d *decoder) index() (*Index, SnapshotHeader) {
 		b.last = int32(len(x.nodes) - 1)
 		x.nodes[b.last].next = -1
 		x.blocks[key] = b
+	}
+	if d.err == nil && len(x.blocks) != nb {
+		d.fail("a block twice")
 	}
 	nk := d.count(8)
 	for i := 0; i < nk && d.err == nil; i++ {

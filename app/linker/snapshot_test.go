@@ -535,3 +535,23 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeSnapshot reads a 20,000-child area's snapshot.
+func BenchmarkDecodeSnapshot(b *testing.B) {
+	l := newTestLinker()
+	run(l, feedOf(b, 20000, 1), 1)
+	dir := b.TempDir()
+	if _, err := l.idx.WriteSnapshot(dir, SnapshotHeader{}); err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, SnapshotFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, _, err := DecodeSnapshot(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
