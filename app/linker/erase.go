@@ -43,7 +43,7 @@ func (l *Linker) Erase(ctx context.Context, ids []uuid.UUID, er child.Erased) (m
 	if len(p.order) > 0 {
 		// The snapshot on disk still holds the erased children's data: a
 		// fresh one replaces it (the rename unlinks the old file).
-		l.snapshot(true)
+		l.snapshotErased()
 	}
 	out := make(map[uuid.UUID]uint64, len(ids))
 	for _, id := range ids {

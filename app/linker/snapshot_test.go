@@ -355,6 +355,13 @@ func TestAnErasureRewritesTheSnapshot(t *testing.T) {
 	if st := l.LastSnapshot(); st == nil || st.Err != nil || st.Size == 0 {
 		t.Fatalf("last snapshot %+v", st)
 	}
+	// After a failed append the index is not written; an erasure then
+	// deletes the snapshot, which still holds the child.
+	l.snaps.dirty = true
+	erase(t, l, childOf(t, l, kept.Source.Key()))
+	if _, err := os.Stat(filepath.Join(dir, SnapshotFile)); err == nil {
+		t.Fatal("an erasure that could not rewrite the snapshot left it in place")
+	}
 }
 
 // TestAFaultySnapshotMeansAFullRebuild: whatever is wrong with the file,

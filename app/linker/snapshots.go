@@ -20,9 +20,9 @@ type snapshots struct {
 	// disk (unlocked by the goroutine writing it): one write at a time,
 	// in order, and no removal during one.
 	writing sync.Mutex
-	created time.Time      // the CHILDREN stream's, for the header
-	seq     uint64         // the CHILDREN sequence of the last snapshot written or loaded
-	feedSeq uint64         // the last FEEDS message linked
+	created time.Time // the CHILDREN stream's, for the header
+	seq     uint64    // the CHILDREN sequence of the last snapshot written or loaded
+	feedSeq uint64    // the last FEEDS message linked
 
 	// dirty is set (under Linker.mu) when an append or a batch failed: the
 	// index may differ from the stream until the next run rebuilds it.
@@ -79,6 +79,22 @@ func (l *Linker) snapshot(force bool) {
 		}
 		l.log.Debug("linker: index snapshot written", "children_seq", c.seq, "bytes", size, "pause", pause, "took", st.Write)
 	}()
+}
+
+// snapshotErased follows an erasure, under l.mu: a fresh snapshot replaces
+// the one that holds the erased children, or, when the index cannot be
+// written (an append failed this run), that one is deleted.
+func (l *Linker) snapshotErased() {
+	if l.SnapshotDir == "" {
+		return
+	}
+	if l.snaps.dirty {
+		if err := l.RemoveSnapshot(); err != nil {
+			l.log.Warn("linker: index snapshot not removed", "err", err)
+		}
+		return
+	}
+	l.snapshot(true)
 }
 
 // WaitSnapshot waits for a snapshot being written.
