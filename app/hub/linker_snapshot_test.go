@@ -145,3 +145,19 @@ func TestAnInstanceWithoutTheLinkersLeaseDropsItsSnapshot(t *testing.T) {
 		t.Fatalf("want 50 children holding 60 sources, got %d, %d (%v)", n, s, err)
 	}
 }
+
+// TestLinkerSnapshotEveryIsChecked: a snapshot interval too short to be
+// worth its copies is refused at start, naming the setting.
+func TestLinkerSnapshotEveryIsChecked(t *testing.T) {
+	for _, n := range []uint64{1, 500, hub.MinLinkerSnapshotEvery - 1} {
+		cfg := hub.Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: "postgres://127.0.0.1:1/none", LinkerSnapshotEvery: n}
+		h, err := hub.Start(context.Background(), cfg, quietLog())
+		if err == nil {
+			h.Close()
+			t.Fatalf("%d: started", n)
+		}
+		if !strings.Contains(err.Error(), "linker-snapshot-every") {
+			t.Fatalf("%d: %v", n, err)
+		}
+	}
+}
