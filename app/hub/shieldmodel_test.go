@@ -200,13 +200,16 @@ var (
 )
 
 // token is a value found nowhere else: hidden values are made of them, so a
-// hidden value found in an answer can only have come from its record.
+// hidden value found in an answer can only have come from its record. The
+// counter is written at a fixed width: with a variable one an early token
+// ("Qlpjs") can be the start of a later one ("Qlpjsx"), and the check
+// would take one child's value for another's.
 func (m *shieldModel) token() string {
 	m.n++
 	const letters = "bcdfghjklmnpqrstvwxz"
 	var b strings.Builder
 	b.WriteString("Q")
-	for x := m.n; x > 0; x /= len(letters) {
+	for i, x := 0, m.n; i < 4; i, x = i+1, x/len(letters) {
 		b.WriteByte(letters[x%len(letters)])
 	}
 	for i := 0; i < 3; i++ {
