@@ -20,10 +20,26 @@ import (
 // iterations or when the estimates stop moving. With no pairs it returns
 // the defaults.
 func EstimateWeights(pairs []ComparisonVector, iters int) Weights {
-	w := DefaultWeights()
 	if len(pairs) == 0 {
-		return w
+		return DefaultWeights()
 	}
+	w := em(pairs, DefaultWeights(), iters, true)
+	// Should EM have converged with the classes swapped, the "match" class
+	// would disagree more than it agrees; swap them back.
+	agree := 0.0
+	for f := Field(0); f < NumFields; f++ {
+		agree += w.M[f][Exact] - w.U[f][Exact]
+	}
+	if agree < 0 {
+		w.M, w.U = w.U, w.M
+		w.Prior = 1 - w.Prior
+	}
+	return w
+}
+
+// em runs expectation–maximisation from w over the pairs, smoothed towards
+// w's own probabilities, re-estimating M and Prior, and U too when fitU.
+func em(pairs []ComparisonVector, w Weights, iters int, fitU bool) Weights {
 	counts := make(map[ComparisonVector]float64)
 	for _, v := range pairs {
 		counts[v]++
@@ -40,7 +56,7 @@ func EstimateWeights(pairs []ComparisonVector, iters int) Weights {
 	}
 	sort.Slice(pats, func(i, j int) bool { return lessVector(pats[i].v, pats[j].v) })
 
-	prior := DefaultWeights()
+	prior := w
 	const pseudo = 1.0
 	g := make([]float64, len(pats))
 	for it := 0; it < iters; it++ {
@@ -49,17 +65,19 @@ func EstimateWeights(pairs []ComparisonVector, iters int) Weights {
 		for i, p := range pats {
 			a, b := lp, lq
 			for f := Field(0); f < NumFields; f++ {
-				l := p.v[f]
-				if l == Missing {
-					continue
+				if l := p.v[f]; l != Missing {
+					a += math.Log(w.M[f][l])
+					b += math.Log(w.U[f][l])
 				}
-				a += math.Log(w.M[f][l])
-				b += math.Log(w.U[f][l])
 			}
 			g[i] = 1 / (1 + math.Exp(b-a))
 		}
 		// M step: re-estimate from expected counts.
-		var next Weights
+		next := w
+		next.M = [NumFields][NumLevels]float64{}
+		if fitU {
+			next.U = [NumFields][NumLevels]float64{}
+		}
 		var sumG, total float64
 		var mDen, uDen [NumFields]float64
 		for i, p := range pats {
@@ -67,20 +85,22 @@ func EstimateWeights(pairs []ComparisonVector, iters int) Weights {
 			sumG += gm
 			total += p.n
 			for f := Field(0); f < NumFields; f++ {
-				l := p.v[f]
-				if l == Missing {
-					continue
+				if l := p.v[f]; l != Missing {
+					next.M[f][l] += gm
+					mDen[f] += gm
+					if fitU {
+						next.U[f][l] += gu
+						uDen[f] += gu
+					}
 				}
-				next.M[f][l] += gm
-				next.U[f][l] += gu
-				mDen[f] += gm
-				uDen[f] += gu
 			}
 		}
 		for f := Field(0); f < NumFields; f++ {
 			for _, l := range fieldLevels[f] {
 				next.M[f][l] = (next.M[f][l] + pseudo*prior.M[f][l]) / (mDen[f] + pseudo)
-				next.U[f][l] = (next.U[f][l] + pseudo*prior.U[f][l]) / (uDen[f] + pseudo)
+				if fitU {
+					next.U[f][l] = (next.U[f][l] + pseudo*prior.U[f][l]) / (uDen[f] + pseudo)
+				}
 			}
 		}
 		next.Prior = clamp(sumG/total, 1e-6, 1-1e-6)
@@ -89,16 +109,6 @@ func EstimateWeights(pairs []ComparisonVector, iters int) Weights {
 		if done {
 			break
 		}
-	}
-	// Should EM have converged with the classes swapped, the "match" class
-	// would disagree more than it agrees; swap them back.
-	agree := 0.0
-	for f := Field(0); f < NumFields; f++ {
-		agree += w.M[f][Exact] - w.U[f][Exact]
-	}
-	if agree < 0 {
-		w.M, w.U = w.U, w.M
-		w.Prior = 1 - w.Prior
 	}
 	return w
 }
@@ -249,62 +259,7 @@ func EstimateM(pairs []ComparisonVector, w Weights, iters int) Weights {
 	if len(pairs) == 0 {
 		return w
 	}
-	counts := make(map[ComparisonVector]float64)
-	for _, v := range pairs {
-		counts[v]++
-	}
-	type pattern struct {
-		v ComparisonVector
-		n float64
-	}
-	pats := make([]pattern, 0, len(counts))
-	for v, n := range counts {
-		pats = append(pats, pattern{v, n})
-	}
-	sort.Slice(pats, func(i, j int) bool { return lessVector(pats[i].v, pats[j].v) })
-	prior := w
-	const pseudo = 1.0
-	g := make([]float64, len(pats))
-	for it := 0; it < iters; it++ {
-		lp, lq := math.Log(w.Prior), math.Log(1-w.Prior)
-		for i, p := range pats {
-			a, b := lp, lq
-			for f := Field(0); f < NumFields; f++ {
-				if l := p.v[f]; l != Missing {
-					a += math.Log(w.M[f][l])
-					b += math.Log(w.U[f][l])
-				}
-			}
-			g[i] = 1 / (1 + math.Exp(b-a))
-		}
-		next := w
-		next.M = [NumFields][NumLevels]float64{}
-		var sumG, total float64
-		var mDen [NumFields]float64
-		for i, p := range pats {
-			gm := g[i] * p.n
-			sumG += gm
-			total += p.n
-			for f := Field(0); f < NumFields; f++ {
-				if l := p.v[f]; l != Missing {
-					next.M[f][l] += gm
-					mDen[f] += gm
-				}
-			}
-		}
-		for f := Field(0); f < NumFields; f++ {
-			for _, l := range fieldLevels[f] {
-				next.M[f][l] = (next.M[f][l] + pseudo*prior.M[f][l]) / (mDen[f] + pseudo)
-			}
-		}
-		next.Prior = clamp(sumG/total, 1e-6, 1-1e-6)
-		done := maxChange(&w, &next) < 1e-9
-		w = next
-		if done {
-			break
-		}
-	}
-	return w
+	return em(pairs, w, iters, false)
 }
 
 // EstimateMFromLinked estimates the m-probabilities from pairs known to be
