@@ -8,28 +8,18 @@ import (
 	json "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
+	"contactpoint/adapters/childmsg/childmsgtest"
 	"contactpoint/adapters/parked"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
 )
 
-const testChild = "0190b6c0-aaaa-7000-8000-000000000001"
+const testChild = childmsgtest.Child
 
-func batchJSON(t testing.TB, id string, events ...child.Event) []byte {
-	t.Helper()
-	b, err := json.Marshal(child.Batch{ChildID: id, Events: events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func stateEvent(name string) child.Event {
-	return child.Event{Type: child.TypeStated, Stated: &child.Stated{
-		Source: record.Source{Agency: "health", System: "pas", RecordID: "r1"},
-		Child:  record.Child{Name: record.Name{Given: "Ann", Family: name}, BirthDate: "2015-03-14"},
-	}}
-}
+var (
+	batchJSON  = childmsgtest.Batch
+	stateEvent = childmsgtest.Stated
+)
 
 // The CHILDREN decoder's own cases are in adapters/childmsg; here its
 // fuzz target also drives the linker's index with what it accepts.
