@@ -85,6 +85,28 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	if splitID == cousinID {
 		t.Fatal("the split left the record on the cousin")
 	}
+	// A child a steward merged into the cousin and then unmerged, erased
+	// the same day: the merge copied her statements onto the cousin's
+	// subject, where they stay after the unmerge until the erasure reaches
+	// them.
+	undone := kid{agency: "social-care", system: "mosaic", id: "SC-UNDONE-8", given: "Zephyrine", family: "Ottoline", dob: ghost.dob, gender: "female",
+		postcode: "LS12 5QT", address: "21 Quincewood Lane", carer: "Philippa", phone: "07700 900444"}
+	send(t, h, undone)
+	undoneID := childOf(t, h, undone.agency, undone.system, undone.id)
+	if undoneID == cousinID {
+		t.Fatal("the unmerged child's record went to the cousin")
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+cousinID+"/merge", map[string]string{"other": undoneID, "reason": "looked the same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	if code, body := call(t, h, "POST", "/v1/children/"+cousinID+"/unmerge", map[string]string{"absorbed": undoneID, "reason": "two children"}); code != 200 {
+		t.Fatalf("unmerge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	if got := childOf(t, h, undone.agency, undone.system, undone.id); got != undoneID {
+		t.Fatalf("after the unmerge the record is on %s, want %s", got, undoneID)
+	}
 	if !reviewEvidenceShown(t, h, cousinID) {
 		t.Fatal("the cousin's timeline hides a review request whose compared record is the candidate's")
 	}
@@ -124,14 +146,14 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	clk.set(dretention.Anniversary(dob, 24).Add(2 * time.Hour))
 	waitProjected(t, h)
 	rep, err := h.Retention.Run(ctx, true)
-	if err != nil || len(rep.Items) != 3 || rep.Items[0].Action != dretention.Erase || rep.Rewrite == nil || rep.Rewrite.Children != 3 {
+	if err != nil || len(rep.Items) != 4 || rep.Items[0].Action != dretention.Erase || rep.Rewrite == nil || rep.Rewrite.Children != 4 {
 		t.Fatalf("dry run before the erasure: %+v %v", rep, err)
 	}
 	// The keys that seal the criteria of the audit entries naming them: an
 	// erasure that deleted the rows but left their bytes in a file would
 	// not have shredded anything.
 	var keys [][]byte
-	rows, err := h.DB.Query(ctx, `select key from audit_keys where children && $1`, []string{id, pairedID, splitID})
+	rows, err := h.DB.Query(ctx, `select key from audit_keys where children && $1`, []string{id, pairedID, splitID, undoneID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,13 +173,13 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	h.Retention.Rebuild = func(context.Context, string) error { return errors.New("no instance answered") }
 	rep, err = h.Retention.Run(ctx, false)
 	h.Retention.Rebuild = rebuild
-	if err != nil || len(rep.Items) != 3 || !rep.Items[0].Done || rep.Rewrite == nil || rep.Rewrite.Done || rep.Rewrite.Error == "" {
+	if err != nil || len(rep.Items) != 4 || !rep.Items[0].Done || rep.Rewrite == nil || rep.Rewrite.Done || rep.Rewrite.Error == "" {
 		t.Fatalf("erasure run with the rewrite failing: %+v %+v %v", rep.Items, rep.Rewrite, err)
 	}
 	waitProjected(t, h) // the directory shows them erased: nothing is due
 	start := time.Now()
 	rep, err = h.Retention.Run(ctx, false)
-	if err != nil || len(rep.Items) != 0 || rep.Rewrite == nil || !rep.Rewrite.Done || rep.Rewrite.Error != "" || rep.Rewrite.Children != 3 {
+	if err != nil || len(rep.Items) != 0 || rep.Rewrite == nil || !rep.Rewrite.Done || rep.Rewrite.Error != "" || rep.Rewrite.Children != 4 {
 		t.Fatalf("the run after: %+v %+v %v", rep.Items, rep.Rewrite, err)
 	}
 	t.Logf("rewrite took %s (%.2fs: %v)", time.Since(start).Round(time.Millisecond), rep.Rewrite.Seconds, rep.Rewrite.Tables)
@@ -173,16 +195,18 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	waitAudit(t, h)
 
 	// The paired and split children's names are the cousin's too, and stay
-	// with her; the split record's id stays in her moved-out event (README).
+	// with her; the split and unmerged records' ids stay in her moved-out
+	// events (README).
 	personal := []string{ghost.given, ghost.family, ghost.nhs, "943 476 5870", ghost.upn, ghost.postcode, "Wisteria", ghost.carer, ghost.phone, ghost.id,
 		paired.nhs, "943 476 5919", paired.postcode, "Juniper", paired.carer, paired.phone, paired.id,
-		split.postcode, "Larkspur", split.carer, split.phone}
+		split.postcode, "Larkspur", split.carer, split.phone,
+		undone.given, undone.family, undone.postcode, "Quincewood", undone.carer, undone.phone}
 	assertGone := func(where string) {
 		t.Helper()
 		if _, err := h.DB.Exec(ctx, "checkpoint"); err != nil {
 			t.Fatal(err)
 		}
-		grepCluster(t, h, pg.dir, append(personal, split.id), where)
+		grepCluster(t, h, pg.dir, append(personal, split.id, undone.id), where)
 		for i, k := range keys {
 			grepCluster(t, h, pg.dir, []string{string(k)}, fmt.Sprintf("%s: audit key %d", where, i))
 		}

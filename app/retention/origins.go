@@ -18,11 +18,12 @@ import (
 // records to them: a split leaves the origin's source.stated messages on
 // the origin's subject, and an unmerge leaves them on the survivor's. A
 // message is securely deleted when every event in it is a statement or
-// withdrawal of one of the erased children's records that its subject no
-// longer holds: it is no fact of the other child any more, whose state,
-// index and projection rows come out the same without it. Messages that
-// also say something of the other child (the moved-out and absorbed
-// events, a registration beside the statement) stay; they return how many.
+// withdrawal of one of the erased children's records, or a merge that
+// copied only such records, that its subject no longer holds: it is no
+// fact of the other child any more, whose state, index and projection rows
+// come out the same without it. Messages that also say something of the
+// other child (the moved-out event, a shield the merge carried, a
+// registration beside the statement) stay; they return how many.
 func (s *Service) deleteMovedStatements(ctx context.Context, erased []uuid.UUID, c copies) (kept int, err error) {
 	rows, err := s.DB.Query(ctx, `select distinct child_id from linkage_decisions
 		where kind in ('moved-out', 'absorbed') and other_id = any($1) and not child_id = any($1)`, erased)
@@ -80,13 +81,26 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 			case e.Withdrawn != nil:
 				k = e.Withdrawn.Source
 			case e.Absorbed != nil:
+				// A merge copies the absorbed child's statements onto the
+				// survivor. When every record it copied is an erased
+				// child's, the event is of that child alone: an unmerge
+				// took the records back, and the check below keeps it
+				// while the survivor still holds any of them.
+				own := len(e.Absorbed.Sources) > 0
 				for _, a := range e.Absorbed.Sources {
 					held[a.Source.Key()] = true
 					if erasedKey(a.Source.Key()) {
 						names = append(names, a.Source.Key())
+					} else {
+						own = false
 					}
 				}
-				alone = false
+				for _, k := range e.Absorbed.Withdrawn {
+					own = own && erasedKey(k)
+				}
+				if !own {
+					alone = false
+				}
 				continue
 			case e.MovedOut != nil:
 				for _, mk := range e.MovedOut.Sources {
