@@ -18,11 +18,15 @@ import "strconv"
 //	                              sorted: names recorded the wrong way round
 //	hd|sector|YYYYMMDD            postcode sector + date of birth: both names
 //	                              wrong, and the postcode's unit mistyped too
+//	dd|district|YYYYMMDD          postcode district + date of birth: both
+//	                              names wrong and the sector mistyped too
 //	ad|address|YYYYMMDD           first address line + date of birth, for an
 //	                              address with no postcode (no fixed abode,
 //	                              a site, abroad)
 //	cd|carer|YYYYMMDD             a parent's or carer's name + date of birth:
 //	                              the child renamed or misspelt, and moved
+//	sc|sector|name|name           postcode sector + the given and family codes
+//	                              sorted: the date wrong and the unit mistyped
 //	pg|postcode|given             postcode + given root: the date and family
 //	                              name both wrong
 //	pf|postcode|family|YYYY       postcode + family phonetic + birth year, and
@@ -91,6 +95,11 @@ func BlockingKeys(f *Features) []string {
 			// letters are the postcode's most often mistyped part, and a
 			// sector's children born on one day are still a handful.
 			keys = append(keys, "hd|"+f.Sector+"|"+f.BirthDate)
+			// A district's children born on one day are a few more, and
+			// still bounded by the district, not the area.
+			if f.District != "" {
+				keys = append(keys, "dd|"+f.District+"|"+f.BirthDate)
+			}
 		} else if f.AddressLine != "" {
 			keys = append(keys, "ad|"+f.AddressLine+"|"+f.BirthDate)
 		}
@@ -118,6 +127,13 @@ func BlockingKeys(f *Features) []string {
 				keys = append(keys, "ss|"+pair+"|"+lo+"|"+hi)
 			}
 		}
+	}
+	if f.Sector != "" && f.GivenCode != "" && f.FamilyCode != "" {
+		lo, hi := f.GivenCode, f.FamilyCode
+		if hi < lo {
+			lo, hi = hi, lo
+		}
+		keys = append(keys, "sc|"+f.Sector+"|"+lo+"|"+hi)
 	}
 	if f.Postcode != "" {
 		for _, gc := range givens {

@@ -141,8 +141,10 @@ func TestBlockingKeysAreCompactAndSelective(t *testing.T) {
 
 // TestBlockingSurvivesErrorsAcrossTheHousehold: records of one child whose
 // names are both misspelt and whose household differs in one part — the
-// postcode's unit mistyped, the house number changed — still meet, and a
-// child born on another day in the sector does not.
+// postcode's unit or sector mistyped, the house number changed — still
+// meet, as do records whose date of birth is wholly wrong and whose unit
+// is mistyped; a child born on another day in the sector, or on the day in
+// another district, does not.
 func TestBlockingSurvivesErrorsAcrossTheHousehold(t *testing.T) {
 	misspelt := func(c *record.Child) { c.Name.Given, c.Name.Family = "Pliva", "Jughes" }
 	tests := []struct {
@@ -155,7 +157,14 @@ func TestBlockingSurvivesErrorsAcrossTheHousehold(t *testing.T) {
 			misspelt(c)
 			c.Address.Postcode, c.Address.Lines = "LS6 2AD", []string{"41 Elm Grove"}
 		}, true},
-		{"another sector", func(c *record.Child) { misspelt(c); c.Address.Postcode = "LS6 3AB" }, false},
+		{"postcode sector mistyped", func(c *record.Child) { misspelt(c); c.Address.Postcode = "LS6 3AB" }, true},
+		{"another district", func(c *record.Child) { misspelt(c); c.Address.Postcode = "LS7 2AB" }, false},
+		{"date of birth wholly wrong, postcode unit mistyped", func(c *record.Child) {
+			c.Address.Postcode, c.BirthDate = "LS6 2AD", "2016-09-21"
+		}, true},
+		{"date of birth wholly wrong, another sector", func(c *record.Child) {
+			c.Address.Postcode, c.BirthDate = "LS6 3AD", "2016-09-21"
+		}, false},
 		{"same sector, another day", func(c *record.Child) {
 			misspelt(c)
 			c.Address.Postcode, c.BirthDate = "LS6 2AD", "2015-06-21"

@@ -3,6 +3,7 @@ package match
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Field is one compared piece of identifying data.
@@ -108,7 +109,7 @@ var fieldLevels = [NumFields][]Level{
 	FieldBirthDate: {Exact, Close, Partial, Disagree},
 	FieldGender:    {Exact, Disagree},
 	FieldPostcode:  {Exact, Close, Partial, Disagree},
-	FieldAddress:   {Exact, Close, Disagree},
+	FieldAddress:   {Exact, Close, Partial, Disagree},
 	FieldCarer:     {Exact, Partial, Disagree},
 	FieldPhone:     {Exact, Disagree},
 	FieldNHS:       {Exact, Disagree},
@@ -118,12 +119,12 @@ var fieldLevels = [NumFields][]Level{
 // levelText says what a level means for a field, without naming any value:
 // explanations end up in review queues and must not carry personal data.
 var levelText = [NumFields][NumLevels]string{
-	FieldGiven:     {"missing on one side", "different", "sounds the same", "similar spelling, matches a middle or preferred name, or is the other's family name (names swapped)", "nickname or short form of the same name", "same"},
-	FieldFamily:    {"missing on one side", "different", "sounds the same", "similar spelling, or is the other's given name (names swapped)", "one part of a double-barrelled or previous family name", "same"},
+	FieldGiven:     {"missing on one side", "different", "sounds the same", "similar spelling, matches a middle or preferred name, or is the other's family name (names swapped)", "nickname or short form of the same name, or exactly the other's family name (names swapped)", "same"},
+	FieldFamily:    {"missing on one side", "different", "sounds the same", "similar spelling, or is the other's given name (names swapped)", "one part of a double-barrelled or previous family name, or exactly the other's given name (names swapped)", "same"},
 	FieldBirthDate: {"missing on one side", "different", "", "one digit different or two digits transposed", "day and month swapped", "same"},
 	FieldGender:    {"missing or not stated on one side", "different", "", "", "", "same"},
 	FieldPostcode:  {"missing on one side", "different area", "", "same postcode district", "same postcode sector", "same full postcode"},
-	FieldAddress:   {"missing on one side", "different", "", "", "nearly the same", "same"},
+	FieldAddress:   {"missing on one side", "different", "", "same street, the house number one keying slip apart", "nearly the same, or the same lines split differently", "same"},
 	FieldCarer:     {"missing on one side", "no parent or carer in common", "", "a parent or carer with the same given name (and the child's own family name)", "", "a parent or carer with the same name"},
 	FieldPhone:     {"missing on one side", "no phone number in common", "", "", "", "a phone number in common"},
 	FieldNHS:       {"missing on one side", "both present and different", "", "", "", "same"},
@@ -185,8 +186,14 @@ func Compare(a, b *Features) ComparisonVector {
 	// data entry, and of names whose order differs between cultures. Both
 	// names agreeing crosswise is evidence, but weaker than agreeing in
 	// place: each counts as a similar spelling.
+	// Names swapped exactly both ways count as a nickname and a part of
+	// a double-barrelled name do: strong, but still short of agreeing in
+	// place.
 	if v[FieldGiven] <= Weak && v[FieldFamily] <= Weak && namesSwapped(a, b) {
 		v[FieldGiven], v[FieldFamily] = Partial, Partial
+		if crossedExactly(a, b) && crossedExactly(b, a) {
+			v[FieldGiven], v[FieldFamily] = Close, Close
+		}
 	}
 	v[FieldBirthDate] = compareBirthDate(a, b)
 	v[FieldGender] = compareGender(a.Gender, b.Gender)
@@ -204,6 +211,11 @@ func compareGiven(a, b *Features) Level {
 		return Missing
 	}
 	if a.Given == b.Given {
+		return Exact
+	}
+	// A space keyed inside a name ("Davi D" for "David", "Mary Jane" for
+	// "Maryjane") is a slip of the keyboard, not another name.
+	if joinedGiven(a) == b.Given || joinedGiven(b) == a.Given {
 		return Exact
 	}
 	if a.GivenGroups.intersects(b.GivenGroups) {
@@ -241,6 +253,41 @@ func crossedName(x, y *Features) bool {
 		return true
 	}
 	return JaroWinkler(x.Given, y.Family) >= nameJW || oneEdit(x.Given, y.Family)
+}
+
+// crossedExactly reports x's whole given name (or its parts joined:
+// "Jean Claude" for "Jean-Claude") standing exactly as y's whole family
+// name.
+func crossedExactly(x, y *Features) bool {
+	return x.Given != "" && y.Family != "" && (y.Family == x.Given || y.Family == joinedGiven(x))
+}
+
+// joinedGiven is the given name with the parts a space split it into
+// joined ("david" for "Davi D"), or "" when the name is one word. setGiven
+// puts the further parts first in GivenOther, then their joined form.
+func joinedGiven(f *Features) string {
+	if f.Given == "" {
+		return ""
+	}
+	rest := 0
+	for i, o := range f.GivenOther {
+		if i > 0 && len(o) == len(f.Given)+rest && o[:len(f.Given)] == f.Given && joinsTo(o[len(f.Given):], f.GivenOther[:i]) {
+			return o
+		}
+		rest += len(o)
+	}
+	return ""
+}
+
+// joinsTo reports whether s is parts concatenated in order.
+func joinsTo(s string, parts []string) bool {
+	for _, p := range parts {
+		if len(p) > len(s) || s[:len(p)] != p {
+			return false
+		}
+		s = s[len(p):]
+	}
+	return s == ""
 }
 
 // givenViaOtherName reports a given name that agrees only through the
@@ -339,24 +386,86 @@ func comparePostcode(a, b *Features) Level {
 
 // compareAddress never calls "14 Elm Gr" and "41 Elm Gr" close: the house
 // number must agree (or one side lacks the flat number) and only the street
-// may vary in spelling.
+// may vary in spelling. A number one keying slip from the other's on the
+// same street ("65" for "56", "2" for "26") is Partial: weak evidence, as
+// neighbours' numbers are alike too. A side with no street, a bare number
+// or none, is no address to compare: Missing, neither for nor against.
+// Lines split differently ("Rose Court" / "12 High St" against "12 High
+// St" / "Rose Court") agree through the second line's street.
 func compareAddress(a, b *Features) Level {
-	if a.AddressLine == "" || b.AddressLine == "" {
+	if a.AddressStreet == "" || b.AddressStreet == "" {
 		return Missing
 	}
 	if a.AddressLine == b.AddressLine {
 		return Exact
 	}
-	if a.AddressStreet == "" || b.AddressStreet == "" {
-		return Disagree
-	}
 	sameNumber := a.AddressNumber == b.AddressNumber ||
 		(a.AddressNumber != "" && b.AddressNumber != "" &&
 			(hasSuffixToken(a.AddressNumber, b.AddressNumber) || hasSuffixToken(b.AddressNumber, a.AddressNumber)))
-	if sameNumber && (a.AddressStreet == b.AddressStreet || JaroWinkler(a.AddressStreet, b.AddressStreet) >= addressJW) {
+	if sameNumber && streetsAlike(a.AddressStreet, b.AddressStreet) {
 		return Close
 	}
+	if sharesNumber(a.AddressNumber, b.AddressNumber) &&
+		((a.AddressOther != "" && streetsAlike(a.AddressOther, b.AddressStreet)) ||
+			(b.AddressOther != "" && streetsAlike(a.AddressStreet, b.AddressOther))) {
+		return Close
+	}
+	if numberSlip(a.AddressNumber, b.AddressNumber) && streetsAlike(a.AddressStreet, b.AddressStreet) {
+		return Partial
+	}
 	return Disagree
+}
+
+func streetsAlike(a, b string) bool { return a == b || JaroWinkler(a, b) >= addressJW }
+
+// sharesNumber reports two house numbers with a token in common ("9" and
+// "9 24"); both must hold one.
+func sharesNumber(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	for _, x := range strings.Fields(a) {
+		for _, y := range strings.Fields(b) {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// numberSlip reports two house numbers one keying slip apart: a digit
+// changed, dropped or added, or two adjacent digits swapped. Two different
+// one-digit numbers are neighbours, not a slip.
+func numberSlip(a, b string) bool {
+	if a == "" || b == "" || a == b || (len(a) == 1 && len(b) == 1) {
+		return false
+	}
+	return oneSlip(a, b)
+}
+
+// oneSlip is oneEdit for strings of any length.
+func oneSlip(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	switch len(b) - len(a) {
+	case 0:
+		if i == len(a) {
+			return false
+		}
+		if a[i+1:] == b[i+1:] {
+			return true
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	case 1:
+		return a[i:] == b[i+1:]
+	}
+	return false
 }
 
 // hasSuffixToken reports whether short is the trailing token of long

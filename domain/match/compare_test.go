@@ -20,7 +20,11 @@ func TestCompareGiven(t *testing.T) {
 		{"typo", record.Name{Given: "Jonathon"}, record.Name{Given: "Jonathen"}, Partial},
 		{"middle name used", record.Name{Given: "Olivia", Middle: "Grace"}, record.Name{Given: "Grace"}, Partial},
 		{"preferred name", record.Name{Given: "Mohammed", Preferred: "Zain"}, record.Name{Given: "Zain"}, Partial},
-		{"double given name", record.Name{Given: "Mary Jane"}, record.Name{Given: "Maryjane"}, Partial},
+		// A space keyed inside a given name is a slip, not another name.
+		{"double given name", record.Name{Given: "Mary Jane"}, record.Name{Given: "Maryjane"}, Exact},
+		{"space keyed inside", record.Name{Given: "Davi D"}, record.Name{Given: "David"}, Exact},
+		{"three parts", record.Name{Given: "Anna Mari E"}, record.Name{Given: "Annamarie"}, Exact},
+		{"a part is not the whole", record.Name{Given: "Anna Marie"}, record.Name{Given: "Annamari"}, Disagree},
 		{"sounds the same", record.Name{Given: "Jack"}, record.Name{Given: "Jake"}, Weak},
 		{"different", record.Name{Given: "Oliver"}, record.Name{Given: "Olivia"}, Disagree},
 		{"different", record.Name{Given: "Harry"}, record.Name{Given: "Sophie"}, Disagree},
@@ -154,9 +158,26 @@ func TestCompareAddress(t *testing.T) {
 		{[]string{"14 Elm Grove"}, []string{"14 Elm Gr."}, Exact},
 		{[]string{"14 Elm Grove"}, []string{"14 Elmm Grove"}, Close},
 		{[]string{"Flat 2", "14 Elm Grove"}, []string{"14 Elm Grove"}, Close},
-		{[]string{"14 Elm Grove"}, []string{"41 Elm Grove"}, Disagree},
+		// A house number one keying slip away on the same street is weak
+		// evidence, never "nearly the same"; two one-digit numbers are
+		// neighbours.
+		{[]string{"14 Elm Grove"}, []string{"41 Elm Grove"}, Partial},
+		{[]string{"65 Hallen Close"}, []string{"56 Hallen Close"}, Partial},
+		{[]string{"2 Oxley Street"}, []string{"26 Oxley Street"}, Partial},
+		{[]string{"14 Elm Grove"}, []string{"19 Elm Grove"}, Partial},
+		{[]string{"3 Elm Grove"}, []string{"4 Elm Grove"}, Disagree},
+		{[]string{"14 Elm Grove"}, []string{"71 Elm Grove"}, Disagree},
+		{[]string{"14 Elm Grove"}, []string{"41 Oak Road"}, Disagree},
 		{[]string{"14 Elm Grove"}, []string{"3 Church Lane"}, Disagree},
 		{[]string{"14 Elm Grove"}, nil, Missing},
+		// A bare number is no address: neither for nor against.
+		{[]string{"17"}, []string{"17 Lyall Crescent"}, Missing},
+		{[]string{"15"}, []string{"15"}, Missing},
+		// Lines split the other way round.
+		{[]string{"27 Jarrah", "Mackinnon Street"}, []string{"27 Mackinnon Street", "Jarrah"}, Close},
+		{[]string{"9 Locn 24", "Dookie Street"}, []string{"9 Dookie Street", "Locn24"}, Close},
+		{[]string{"Rose Court", "12 High Street"}, []string{"12 High Street"}, Close},
+		{[]string{"27 Jarrah", "Mackinnon Street"}, []string{"31 Mackinnon Street", "Jarrah"}, Disagree},
 	}
 	for _, tt := range tests {
 		a := FeaturesOf(&record.Child{Address: &record.Address{Lines: tt.a}})
@@ -288,9 +309,11 @@ func TestCompareSwappedNames(t *testing.T) {
 		a, b          record.Name
 		given, family Level
 	}{
-		{"swapped", record.Name{Given: "Ashleigh", Family: "Quilliam"}, record.Name{Given: "Quilliam", Family: "Ashleigh"}, Partial, Partial},
+		// Exactly both ways: as strong as a nickname and a part of a
+		// double-barrelled name; with a slip, as a similar spelling.
+		{"swapped", record.Name{Given: "Ashleigh", Family: "Quilliam"}, record.Name{Given: "Quilliam", Family: "Ashleigh"}, Close, Close},
 		{"swapped with a slip", record.Name{Given: "Emily", Family: "Beams"}, record.Name{Given: "Beams", Family: "Emiily"}, Partial, Partial},
-		{"swapped, hyphenated given name", record.Name{Given: "Jean-Claude", Family: "White"}, record.Name{Given: "White", Family: "Jean-Claude"}, Partial, Partial},
+		{"swapped, hyphenated given name", record.Name{Given: "Jean-Claude", Family: "White"}, record.Name{Given: "White", Family: "Jean-Claude"}, Close, Close},
 		{"swapped, one part of a double-barrelled family name", record.Name{Given: "Luke", Family: "Vincent-Hall"}, record.Name{Given: "Vincent", Family: "Luke"}, Partial, Partial},
 		// One name crosswise is not a swap: a sibling's given name may be
 		// another family's surname.

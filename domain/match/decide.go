@@ -98,7 +98,8 @@ func (d Decision) Why() string {
 //     records contradict themselves and a steward reviews them.
 //  3. Possible twin: the same family name, date of birth and household with
 //     a given name that is not plainly the same. Clearly different given
-//     names make a new child; names that only sound alike, or a given name
+//     names make a new child (at most a review when the family names are
+//     only spelt alike: twins share one, so that is a second error); names that only sound alike, or a given name
 //     that is the other's middle name or a nickname of it, go no further
 //     than review: twins are given such names ("Amelia" and "Grace
 //     Amelia", "Millie" and "Grace Amelia"). So do two names a letter apart
@@ -161,9 +162,18 @@ func decide(a, b *Features, w *Weights, t Thresholds) Decision {
 	d.Reason = "score against thresholds"
 	if twinHousehold(v) {
 		switch g := v[FieldGiven]; {
-		case g == Disagree:
+		case g == Disagree && v[FieldFamily] >= Close:
 			d.Rule, d.Outcome = RuleTwin, New
 			d.Reason = "same family name, date of birth and household but a different given name"
+		case g == Disagree:
+			// Twins share one family name: a family name only spelt alike
+			// means a second error, on one child's record or on a twin's,
+			// and a steward tells which.
+			d.Rule = RuleTwin
+			if d.Outcome == Link {
+				d.Outcome = Review
+			}
+			d.Reason = "same date of birth and household, a family name spelt alike and a different given name: twins, or one child recorded with two errors"
 		case g == Weak || ((g == Partial || g == Close) && givenViaOtherName(a, b) && !sameFirstGiven(a, b)) ||
 			(g == Partial && w.TF.bothGiven(a.Given, b.Given)):
 			d.Rule = RuleTwin

@@ -65,6 +65,15 @@ func TestDecide(t *testing.T) {
 		{"twin of the same sex", olivia(), with(olivia(), func(c *record.Child) { c.Name = record.Name{Given: "Amelia", Family: "Hughes"} }), New, RuleTwin},
 		{"twins whose names sound alike", with(olivia(), func(c *record.Child) { c.Name.Given = "Jack"; c.Gender = "male" }),
 			with(olivia(), func(c *record.Child) { c.Name.Given = "Jake"; c.Gender = "male" }), Review, RuleTwin},
+		// Twins share one family name: spelt alike only, it is a second
+		// error, and the pair is never linked nor settled as twins.
+		{"different given name, family name spelt alike", olivia(), with(olivia(), func(c *record.Child) {
+			c.Name = record.Name{Given: "Amelia", Family: "Hughs"}
+		}), Review, RuleTwin},
+		// A space keyed inside the given name is one child, not a twin.
+		{"space keyed inside the given name", olivia(), with(olivia(), func(c *record.Child) {
+			c.Name = record.Name{Given: "Oliv Ia", Family: "Hughes"}
+		}), Link, RuleProbability},
 		{"newborn not yet named", with(olivia(), func(c *record.Child) { c.Name.Given = "Baby"; c.Name.Middle = "" }), olivia(), Link, RuleProbability},
 		{"sibling at the same address", olivia(), with(olivia(), func(c *record.Child) {
 			c.Name = record.Name{Given: "Harry", Family: "Hughes"}

@@ -59,6 +59,11 @@ type Features struct {
 	AddressLine   string `json:"address_line,omitempty"`
 	AddressNumber string `json:"address_number,omitempty"`
 	AddressStreet string `json:"address_street,omitempty"`
+	// AddressOther is the street of the second line when the first has a
+	// street of its own: agencies split a building and a street across
+	// the lines in either order. A first line with no number takes the
+	// second's ("Rose Court" / "12 High Street").
+	AddressOther string `json:"address_other,omitempty"`
 
 	// Carers are the parents' and carers' names; Phones their numbers.
 	Carers []CarerName `json:"carers,omitempty"`
@@ -250,22 +255,39 @@ func (f *Features) setAddressLine(lines []string) {
 		return
 	}
 	line := NormaliseAddressLine(lines[0])
-	if len(lines) > 1 && !hasStreetWord(line) {
+	second := ""
+	if len(lines) > 1 {
 		if l2 := NormaliseAddressLine(lines[1]); l2 != "" {
-			line = strings.TrimSpace(line + " " + l2)
+			if hasStreetWord(line) {
+				second = l2
+			} else {
+				line = strings.TrimSpace(line + " " + l2)
+			}
 		}
 	}
 	f.AddressLine = line
-	var num, street []string
+	f.AddressNumber, f.AddressStreet = splitAddressLine(line)
+	var num2 string
+	num2, f.AddressOther = splitAddressLine(second)
+	if f.AddressNumber == "" {
+		// "Rose Court" / "12 High Street": the house number is the
+		// street's.
+		f.AddressNumber = num2
+	}
+}
+
+// splitAddressLine parts a normalised line into its house or flat numbers
+// and the rest.
+func splitAddressLine(line string) (number, street string) {
+	var num, words []string
 	for _, t := range strings.Fields(line) {
 		if strings.ContainsAny(t, "0123456789") {
 			num = append(num, t)
 		} else if t != "flat" && t != "unit" {
-			street = append(street, t)
+			words = append(words, t)
 		}
 	}
-	f.AddressNumber = strings.Join(num, " ")
-	f.AddressStreet = strings.Join(street, " ")
+	return strings.Join(num, " "), strings.Join(words, " ")
 }
 
 func hasStreetWord(line string) bool {

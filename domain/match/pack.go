@@ -51,6 +51,7 @@ func (f *Features) Pack() string {
 	str(f.AddressLine)
 	str(f.AddressNumber)
 	str(f.AddressStreet)
+	str(f.AddressOther)
 	b = binary.AppendUvarint(b, uint64(len(f.Carers)))
 	for _, c := range f.Carers {
 		str(c.Given)
@@ -96,6 +97,7 @@ func (f *Features) Unpack(s string) error {
 	f.AddressLine = r.str()
 	f.AddressNumber = r.str()
 	f.AddressStreet = r.str()
+	f.AddressOther = r.str()
 	n := r.count()
 	f.Carers = f.Carers[:0]
 	for i := 0; i < n && r.ok; i++ {

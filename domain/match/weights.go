@@ -40,7 +40,8 @@ type Weights struct {
 //	gender         same +1.0  different -4.1
 //	postcode       full +11.9  sector +3.8  district +0.3  different -3.0
 //	  u full ≈ 1/5000 within an area; children move, so m full is only 0.75.
-//	address line   same +11.2  nearly +6.3  different -2.2
+//	address line   same +11.2  nearly +6.3  house number slip +3.3  different -2.3
+//	  u slip ≈ 10 × u same: a street's numbers one slip from a given one.
 //	carer name     same +13.3  given only +3.9  different -1.5
 //	phone          shared +13.0  different -0.7
 //	  phones change often (m 0.4) but a shared mobile is almost unique.
@@ -79,9 +80,10 @@ func DefaultWeights() Weights {
 	set(FieldPostcode, Partial, 0.06, 0.05)
 	set(FieldPostcode, Disagree, 0.12, 0.9448)
 
-	set(FieldAddress, Exact, 0.70, 0.0003)
+	set(FieldAddress, Exact, 0.69, 0.0003)
 	set(FieldAddress, Close, 0.08, 0.001)
-	set(FieldAddress, Disagree, 0.22, 0.9987)
+	set(FieldAddress, Partial, 0.03, 0.003)
+	set(FieldAddress, Disagree, 0.20, 0.9957)
 
 	set(FieldCarer, Exact, 0.50, 0.00005)
 	set(FieldCarer, Partial, 0.15, 0.01)
