@@ -11,11 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"contactpoint/app/hub"
 	"contactpoint/app/intake"
@@ -105,8 +108,10 @@ type shieldModel struct {
 	ids     map[string]bool // every child id ever seen
 	quar    []quarantined
 	fixes   map[string][]string // child id -> hidden values of stewards' corrections on its stream
-	merges  [][2]string         // survivor, absorbed: merges the steward made, for unmerge
-	reveal  string              // the child the child-protection user has revealed
+	gone    map[string]string   // hidden value -> the erased child it belonged to: no one sees it again
+	dataDir string
+	merges  [][2]string // survivor, absorbed: merges the steward made, for unmerge
+	reveal  string      // the child the child-protection user has revealed
 	trail   []string
 	calls   int               // requests made, for the report
 	surv    map[string]string // child id -> survivor, for the step being checked
@@ -136,10 +141,13 @@ var modelUsers = map[string][]string{
 var checked = []string{"prac", "steward", "auditor", "admin", "cp"}
 
 func runShieldModel(t *testing.T, seed uint64, steps int) int {
-	h := startHub(t, newConfig(t))
+	cfg := newConfig(t)
+	cfg.LifecycleEvery = -1
+	h := startHub(t, cfg)
 	t.Cleanup(h.Close)
 	m := &shieldModel{t: t, h: h, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), tokens: map[string]string{}, users: map[string]string{},
-		sources: map[string]*source{}, marked: map[string]bool{}, ids: map[string]bool{}, fixes: map[string][]string{}}
+		sources: map[string]*source{}, marked: map[string]bool{}, ids: map[string]bool{}, fixes: map[string][]string{},
+		gone: map[string]string{}, dataDir: cfg.DataDir, surv: map[string]string{}}
 	for name, roles := range modelUsers {
 		c := enrol(t, h, "model-"+name, roles...)
 		st, body := login(t, h, c.Username, c.Password, code(t, c.TOTPSecret))
@@ -176,7 +184,7 @@ func (m *shieldModel) step() {
 	}{
 		{2, m.newPerson}, {3, m.addSource}, {2, m.nearDuplicate}, {1, m.move}, {1, m.withdraw},
 		{3, m.shield}, {1, m.lift}, {2, m.merge}, {1, m.split}, {2, m.decide}, {1, m.sourceMerge},
-		{1, m.bridge}, {1, m.quarantine}, {1, m.revealOne}, {1, m.rebuild}, {1, m.correct}, {1, m.unmerge},
+		{1, m.bridge}, {1, m.quarantine}, {1, m.revealOne}, {1, m.rebuild}, {1, m.correct}, {1, m.unmerge}, {1, m.erase},
 	}
 	total := 0
 	for _, o := range ops {
@@ -691,6 +699,56 @@ func (m *shieldModel) unmerge() string {
 	return fmt.Sprintf("unmerge %s from %s: %d", p[1], p[0], code)
 }
 
+// erase erases a standing child (as the lifecycle does six years after
+// archiving, here at once): its records' values are gone from every
+// answer and from the event log, and every other child keeps its shield.
+func (m *shieldModel) erase() string {
+	ids := sortedKeys(m.srcs)
+	if len(ids) < 2 {
+		return "erase: too few children"
+	}
+	id := ids[m.rng.IntN(len(ids))]
+	var fixed []string
+	for _, f := range sortedKeys(m.fixes) {
+		if f == id || m.survivorOf(f) == id {
+			fixed = append(fixed, f)
+		}
+	}
+	if err := m.h.Retention.Erase(context.Background(), uuid.MustParse(id), "steward-request", "model", "hub/model"); err != nil {
+		m.t.Fatalf("erase %s: %v", id, err)
+	}
+	var values []string
+	for _, k := range m.srcs[id] {
+		for _, v := range m.sources[k].hidden {
+			m.gone[v] = id
+			values = append(values, v)
+		}
+		// Its records are no one's now: the model sends them no more.
+		delete(m.sources, k)
+		delete(m.marked, k)
+	}
+	for _, f := range fixed {
+		for _, v := range m.fixes[f] {
+			m.gone[v] = id
+			values = append(values, v)
+		}
+		delete(m.fixes, f)
+	}
+	kept := m.merges[:0]
+	for _, p := range m.merges {
+		if m.survivorOf(p[0]) != id && m.survivorOf(p[1]) != id {
+			kept = append(kept, p)
+		}
+	}
+	m.merges = kept
+	waitProjected(m.t, m.h)
+	if code, body := m.call("oracle", "GET", "/v1/children/"+id, nil); code != http.StatusGone {
+		m.t.Fatalf("erased child %s: %d %s", id, code, body)
+	}
+	grepTree(m.t, filepath.Join(m.dataDir, "jetstream"), values, fmt.Sprintf("step %d: erased %s", len(m.trail)+1, id))
+	return fmt.Sprintf("erase %s (%d records)", id, len(m.srcs[id]))
+}
+
 func (m *shieldModel) rebuild() string {
 	if err := m.h.Dir.Rebuild(context.Background()); err != nil {
 		m.t.Fatal(err)
@@ -860,6 +918,11 @@ func (m *shieldModel) check() {
 		for _, q := range m.quar {
 			if strings.Contains(s, q.forbidden) {
 				m.t.Fatalf("step %d: %s sees a forbidden field's value through %s", len(m.trail), user, what)
+			}
+		}
+		for v, id := range m.gone {
+			if strings.Contains(s, v) {
+				m.t.Fatalf("step %d: %s sees %q of erased child %s through %s:\n%s", len(m.trail), user, v, id, what, clip(s, v))
 			}
 		}
 	}

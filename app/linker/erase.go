@@ -83,3 +83,26 @@ func (x *Index) forget(r ref) {
 		}
 	}
 }
+
+// Restate appends events to one child's own subject, following no merge:
+// the erasure deletes a message on another child's subject that copied the
+// erased child's records, and restates here what else the message said of
+// that child (its registration, a shield it still holds, a pair decided
+// apart), so that its state comes out the same without the message.
+func (l *Linker) Restate(ctx context.Context, id uuid.UUID, events []child.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.ready {
+		return ErrNotReady
+	}
+	if _, ok := l.idx.refs[id]; !ok {
+		return ErrUnknownChild
+	}
+	var p plan
+	p.add(id, 0, events...)
+	if err := l.append(ctx, p); err != nil {
+		return err
+	}
+	l.idx.apply(id, p.per[id].batch)
+	return nil
+}

@@ -150,12 +150,17 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 		return page, fmt.Errorf("quarantine list: %w", err)
 	}
 	defer st.DeleteConsumer(context.WithoutCancel(ctx), cons.CachedInfo().Name) //nolint:errcheck // an ordered consumer also expires by itself
-	if cons.CachedInfo().NumPending == 0 {
+	pending := int(min(cons.CachedInfo().NumPending, uint64(maxScan)))
+	if pending == 0 {
 		return page, nil
 	}
 	scanned := 0
 	for {
-		batch, err := cons.Fetch(min(256, maxScan-scanned), jetstream.FetchMaxWait(2*time.Second))
+		// A fetch waits until its batch is full or its wait runs out: asking
+		// for no more than are pending answers as soon as they arrive,
+		// where a fuller batch would hold every listing for the wait.
+		want := min(256, maxScan-scanned, max(pending-scanned, 1))
+		batch, err := cons.Fetch(want, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return page, fmt.Errorf("quarantine list: %w", err)
 		}

@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
@@ -10,38 +11,27 @@ import (
 	"contactpoint/adapters/childmsg"
 	"contactpoint/adapters/natsjs"
 	"contactpoint/app/linker"
+	"contactpoint/domain/child"
 	"contactpoint/domain/record"
 )
 
-// deleteMovedStatements reaches the statements of the erased children's
+// deleteMovedStatements reaches the copies of the erased children's
 // records that stayed in another child's history when a steward moved the
-// records to them: a split leaves the origin's source.stated messages on
-// the origin's subject, and an unmerge leaves them on the survivor's. A
-// message is securely deleted when every event in it is a statement or
-// withdrawal of one of the erased children's records, or a merge that
-// copied only such records, that its subject no longer holds: it is no
-// fact of the other child any more, whose state, index and projection rows
-// come out the same without it. Messages that also say something of the
-// other child (the moved-out event, a shield the merge carried, a
-// registration beside the statement) stay; they return how many.
+// records: a split leaves the origin's statements on the origin's subject,
+// and an unmerge leaves on the survivor's the merge message that copied the
+// restored child's records, and the moved-out event that names them. A
+// message is securely deleted when all it says of the other child can be
+// said again after it without changing what the child is: its registration
+// (whose reason named the record that opened it), a shield no later shield
+// event overrides, a pair decided apart. Those are restated first, in one
+// new message, then the old one is deleted. A message that says more of the
+// other child (a statement of one of its own records, a correction, an
+// involvement) stays, and so do the statements and moved-out events it
+// needs to come out right; they return how many stay.
 func (s *Service) deleteMovedStatements(ctx context.Context, erased []uuid.UUID, c copies) (kept int, err error) {
-	rows, err := s.DB.Query(ctx, `select distinct child_id from linkage_decisions
-		where kind in ('moved-out', 'absorbed') and other_id = any($1) and not child_id = any($1)`, erased)
+	origins, err := s.linkedTo(ctx, erased)
 	if err != nil {
-		return 0, fmt.Errorf("erase: origins: %w", err)
-	}
-	var origins []uuid.UUID
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("erase: origins: %w", err)
-		}
-		origins = append(origins, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("erase: origins: %w", err)
+		return 0, err
 	}
 	if len(origins) == 0 {
 		return 0, nil
@@ -60,96 +50,283 @@ func (s *Service) deleteMovedStatements(ctx context.Context, erased []uuid.UUID,
 	return kept, nil
 }
 
+// maxLinked bounds how many children linkedTo walks: a record passes through
+// a few children at most (a merge, a split, an unmerge), never thousands.
+const maxLinked = 1000
+
+// linkedTo returns the children that a steward's or the linker's merges,
+// splits and unmerges joined to the erased children, directly or through
+// others: every subject a copy of one of their records can be on. A record
+// split from A to B and on to C, erased, is stated on A and on B.
+func (s *Service) linkedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID, error) {
+	seen := map[uuid.UUID]bool{}
+	for _, id := range erased {
+		seen[id] = true
+	}
+	var out []uuid.UUID
+	frontier := erased
+	for len(frontier) > 0 && len(seen) < maxLinked {
+		rows, err := s.DB.Query(ctx, `select child_id from linkage_decisions where kind in ('moved-out', 'absorbed') and other_id = any($1)
+			union select other_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'merged-into', 'unmerged') and child_id = any($1) and other_id is not null`, frontier)
+		if err != nil {
+			return nil, fmt.Errorf("erase: linked children: %w", err)
+		}
+		var next []uuid.UUID
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("erase: linked children: %w", err)
+			}
+			if !seen[id] {
+				seen[id] = true
+				next = append(next, id)
+				out = append(out, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("erase: linked children: %w", err)
+		}
+		frontier = next
+	}
+	return out, nil
+}
+
 func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, origin uuid.UUID, c copies) (kept int, err error) {
-	erasedKey := func(k record.SourceKey) bool { return c.sources[k.Agency+"/"+k.System+"/"+k.RecordID] }
-	// held says whether the origin holds the record after its last event.
+	erasedKey := func(k record.SourceKey) bool { return c.sources[k.String()] }
+	type message struct {
+		seq    uint64
+		events []child.Event
+	}
+	var msgs []message
+	// final is the origin as its whole history makes it; held says whether
+	// it holds a record after its last event, lastShield where its last
+	// shield event is.
+	final := child.NewState(origin.String())
 	held := map[record.SourceKey]bool{}
-	var only []uint64 // messages of statements of erased records alone
-	namesOf := map[uint64][]record.SourceKey{}
+	lastShield := [2]int{-1, -1}
 	err = linker.EachChildMsg(ctx, s.JS, origin, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		_, b, err := childmsg.Decode(m.Subject, m.Data)
 		if err != nil {
 			return true, nil // a parked message: nothing of it was applied
 		}
-		alone, names := true, []record.SourceKey(nil)
-		for _, e := range b.Events {
-			var k record.SourceKey
+		final.Apply(b)
+		for i, e := range b.Events {
 			switch {
 			case e.Stated != nil:
-				k = e.Stated.Source.Key()
-				held[k] = true
-			case e.Withdrawn != nil:
-				k = e.Withdrawn.Source
+				held[e.Stated.Source.Key()] = true
 			case e.Absorbed != nil:
-				// A merge copies the absorbed child's statements onto the
-				// survivor. When every record it copied is an erased
-				// child's, the event is of that child alone: an unmerge
-				// took the records back, and the check below keeps it
-				// while the survivor still holds any of them.
-				own := len(e.Absorbed.Sources) > 0
 				for _, a := range e.Absorbed.Sources {
 					held[a.Source.Key()] = true
-					if erasedKey(a.Source.Key()) {
-						names = append(names, a.Source.Key())
-					} else {
-						own = false
-					}
 				}
-				for _, k := range e.Absorbed.Withdrawn {
-					own = own && erasedKey(k)
-				}
-				if !own {
-					alone = false
-				}
-				continue
 			case e.MovedOut != nil:
-				for _, mk := range e.MovedOut.Sources {
-					held[mk] = false
+				for _, k := range e.MovedOut.Sources {
+					held[k] = false
 				}
-				alone = false
-				continue
 			case e.MergedInto != nil:
 				// The origin's records went to its survivor: it holds none.
 				for k := range held {
 					held[k] = false
 				}
-				alone = false
-				continue
-			default:
-				alone = false
-				continue
-			}
-			if erasedKey(k) {
-				names = append(names, k)
-			} else {
-				alone = false
+			case e.Type == child.TypeShieldApplied || e.Type == child.TypeShieldLifted:
+				lastShield = [2]int{len(msgs), i}
 			}
 		}
-		switch {
-		case len(names) == 0:
-		case alone:
-			only = append(only, m.Sequence)
-			namesOf[m.Sequence] = names
-		default:
-			kept++
-		}
+		msgs = append(msgs, message{m.Sequence, b.Events})
 		return true, nil
 	})
 	if err != nil {
 		return kept, fmt.Errorf("erase: read %s: %w", origin, err)
 	}
-	for _, seq := range only {
-		still := false
-		for _, k := range namesOf[seq] {
-			still = still || held[k]
-		}
-		if still {
-			// The record came back to the origin: the statement is its own.
-			continue
-		}
-		if err := secureDelete(ctx, st, seq); err != nil {
-			return kept, fmt.Errorf("erase: delete CHILDREN %d: %w", seq, err)
+	erasedHere := func(k record.SourceKey) bool { return erasedKey(k) && !held[k] }
+
+	// plan is what becomes of one message: deleted, with events restated
+	// first, or kept.
+	type plan struct {
+		names   bool // it copies or names an erased record
+		keep    bool
+		restate []child.Event
+	}
+	plans := make([]plan, len(msgs))
+	// A record of the origin's own that a deleted message states is said
+	// again as the origin holds it at the end (its last statement, the rule
+	// that first linked it, whether it is withdrawn), once.
+	restated := map[record.SourceKey]bool{}
+	own := func(p *plan, k record.SourceKey, e child.Event) {
+		switch {
+		case held[k]:
+			if restated[k] {
+				return
+			}
+			restated[k] = true
+			ss := final.Sources[k]
+			if ss == nil {
+				p.keep = true
+				return
+			}
+			stmt := ss.Statement()
+			p.restate = append(p.restate, child.Event{Type: child.TypeStated, Stated: &stmt})
+			if ss.Withdrawn {
+				p.restate = append(p.restate, child.Event{Type: child.TypeWithdrawn, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})
+			}
+		case e.MovedOut != nil:
+			// Taken off the origin, and not back: taking it off again at
+			// the end leaves the origin without it, as now.
+			p.restate = append(p.restate, child.Event{Type: e.Type, MovedOut: &child.SourcesMovedOut{Sources: []record.SourceKey{k}, To: e.MovedOut.To, Decision: e.MovedOut.Decision}})
+		default:
+			// A statement of a record the origin no longer holds: without
+			// it the origin still ends without the record.
 		}
 	}
+	// pinned are erased records stated in a message that stays: the
+	// moved-out event that takes them off the origin stays with it.
+	pinned := map[record.SourceKey]bool{}
+	decide := func(i int, movedOut bool) {
+		p := &plans[i]
+		for j, e := range msgs[i].events {
+			switch {
+			case e.Stated != nil || e.Withdrawn != nil:
+				k := touched(e)[0]
+				if erasedHere(k) {
+					p.names = true
+				} else {
+					own(p, k, e)
+				}
+			case e.Review != nil:
+				// A doubt raised by the erased record goes with it.
+				if !erasedHere(e.Review.Source) {
+					p.keep = true
+				}
+			case e.Absorbed != nil:
+				// A merge copy is the merge: kept unless every record it
+				// copied is an erased one (an unmerge took them back).
+				for _, k := range touched(e) {
+					if erasedHere(k) {
+						p.names = true
+					} else {
+						p.keep = true
+					}
+				}
+			case e.MovedOut != nil:
+				if !movedOut {
+					continue
+				}
+				for _, k := range e.MovedOut.Sources {
+					switch {
+					case erasedHere(k) && !pinned[k]:
+						p.names = true
+					case erasedHere(k):
+						p.keep = true
+					default:
+						own(p, k, e)
+					}
+				}
+			case e.Type == child.TypeRegistered && e.Registered != nil:
+				r := *e.Registered
+				for k := range c.sources {
+					if strings.Contains(r.Reason, k) {
+						// "new source record <agency>/<system>/<record id>"
+						r.Reason = "opened by a record since erased"
+					}
+				}
+				p.restate = append(p.restate, child.Event{Type: e.Type, Registered: &r})
+			case e.Type == child.TypeShieldApplied || e.Type == child.TypeShieldLifted:
+				// Said again after every other shield event only if it is
+				// the last: an earlier one is overridden either way.
+				if lastShield == [2]int{i, j} {
+					p.restate = append(p.restate, e)
+				}
+			case e.NotLinked != nil:
+				p.restate = append(p.restate, e)
+			default:
+				p.keep = true
+			}
+		}
+	}
+	isMovedOut := func(m message) bool {
+		for _, e := range m.events {
+			if e.MovedOut != nil {
+				return true
+			}
+		}
+		return false
+	}
+	// Statements first, so that the moved-out events know which erased
+	// records stay stated; restated records are tried again on the second
+	// pass only for messages that are really deleted.
+	for i, m := range msgs {
+		if isMovedOut(m) {
+			continue
+		}
+		decide(i, false)
+		if p := plans[i]; p.names && p.keep {
+			for _, e := range m.events {
+				for _, k := range touched(e) {
+					pinned[k] = true
+				}
+			}
+		}
+	}
+	for i, m := range msgs {
+		if isMovedOut(m) {
+			decide(i, true)
+		}
+	}
+	now := s.now().UTC()
+	for i, m := range msgs {
+		p := plans[i]
+		switch {
+		case !p.names:
+			continue
+		case p.keep:
+			kept++
+			continue
+		}
+		for _, e := range m.events {
+			// The FEEDS messages of the erased records' statements while
+			// the origin held them are the erased child's too.
+			if e.Stated != nil && erasedHere(e.Stated.Source.Key()) {
+				c.feedSeqs[e.Stated.FeedSeq] = true
+			}
+			if e.Withdrawn != nil && erasedHere(e.Withdrawn.Source) {
+				c.feedSeqs[e.Withdrawn.FeedSeq] = true
+			}
+		}
+		if len(p.restate) > 0 {
+			for j := range p.restate {
+				p.restate[j].At = now
+			}
+			// Restated before the delete: a crash between the two leaves
+			// both, and the next run deletes the old one (restating what
+			// it restated again, which changes nothing).
+			if err := s.Linker.Restate(ctx, origin, p.restate); err != nil {
+				return kept, fmt.Errorf("erase: restate on %s: %w", origin, err)
+			}
+		}
+		if err := secureDelete(ctx, st, m.seq); err != nil {
+			return kept, fmt.Errorf("erase: delete CHILDREN %d: %w", m.seq, err)
+		}
+	}
+	delete(c.feedSeqs, 0)
 	return kept, nil
+}
+
+// touched names the source records an event says anything of.
+func touched(e child.Event) []record.SourceKey {
+	switch {
+	case e.Stated != nil:
+		return []record.SourceKey{e.Stated.Source.Key()}
+	case e.Withdrawn != nil:
+		return []record.SourceKey{e.Withdrawn.Source}
+	case e.Absorbed != nil:
+		out := append([]record.SourceKey(nil), e.Absorbed.Withdrawn...)
+		for _, a := range e.Absorbed.Sources {
+			out = append(out, a.Source.Key())
+		}
+		return out
+	case e.MovedOut != nil:
+		return e.MovedOut.Sources
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"contactpoint/app/linker"
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
+	"contactpoint/domain/record"
 	"contactpoint/domain/retention"
 	"contactpoint/projections/directory"
 )
@@ -286,10 +287,55 @@ func (s *Service) collect(ctx context.Context, id uuid.UUID) (copies, error) {
 	if err != nil {
 		return c, fmt.Errorf("erase: read history: %w", err)
 	}
+	// The history weaves in every child ever merged into this one, and
+	// every record it ever held; what is the child's now is less. A child
+	// a steward unmerged stands again with her own records, and records
+	// split off belong to the child they went to: erasing this child takes
+	// none of theirs. Its children are those merged into it still; its
+	// records are those its own subject holds after its last event (the
+	// merged children's came to it as copies in their absorbed events).
+	c.children = append(c.children, id)
+	kids := map[string]bool{id.String(): true}
+	for _, r := range hist {
+		if _, seen := kids[r.ChildID]; seen {
+			continue
+		}
+		k := uuid.MustParse(r.ChildID)
+		in, err := s.mergedInto(ctx, k, id)
+		if err != nil {
+			return c, err
+		}
+		kids[r.ChildID] = in
+		if in {
+			c.children = append(c.children, k)
+		}
+	}
+	held := map[record.SourceKey]bool{}
+	for _, r := range hist {
+		if r.ChildID != id.String() {
+			continue
+		}
+		e := r.Event
+		switch {
+		case e.Stated != nil:
+			held[e.Stated.Source.Key()] = true
+		case e.Absorbed != nil:
+			for _, a := range e.Absorbed.Sources {
+				held[a.Source.Key()] = true
+			}
+		case e.MovedOut != nil:
+			for _, k := range e.MovedOut.Sources {
+				delete(held, k)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	stated := func(st *child.Stated) {
-		c.feedSeqs[st.FeedSeq] = true
 		k := st.Source.Key()
+		if !held[k] {
+			return
+		}
+		c.feedSeqs[st.FeedSeq] = true
 		c.sources[k.Agency+"/"+k.System+"/"+k.RecordID] = true
 		for _, v := range []string{st.Child.Name.Given, st.Child.Name.Family, st.Child.Name.Middle} {
 			if v != "" {
@@ -318,19 +364,18 @@ func (s *Service) collect(ctx context.Context, id uuid.UUID) (copies, error) {
 			}
 		}
 	}
-	kids := map[string]bool{id.String(): true}
-	c.children = append(c.children, id)
 	for _, r := range hist {
 		if !kids[r.ChildID] {
-			kids[r.ChildID] = true
-			c.children = append(c.children, uuid.MustParse(r.ChildID))
+			continue
 		}
 		e := r.Event
 		switch {
 		case e.Stated != nil:
 			stated(e.Stated)
 		case e.Withdrawn != nil:
-			c.feedSeqs[e.Withdrawn.FeedSeq] = true
+			if held[e.Withdrawn.Source] {
+				c.feedSeqs[e.Withdrawn.FeedSeq] = true
+			}
 		case e.Absorbed != nil:
 			for i := range e.Absorbed.Sources {
 				stated(&e.Absorbed.Sources[i])
@@ -339,6 +384,29 @@ func (s *Service) collect(ctx context.Context, id uuid.UUID) (copies, error) {
 	}
 	delete(c.feedSeqs, 0)
 	return c, nil
+}
+
+// mergedInto says whether k is merged into id now, directly or through
+// children merged in turn.
+func (s *Service) mergedInto(ctx context.Context, k, id uuid.UUID) (bool, error) {
+	for depth := 0; depth < 32; depth++ {
+		st, _, err := linker.LoadChild(ctx, s.JS, k)
+		if err != nil {
+			return false, fmt.Errorf("erase: read %s: %w", k, err)
+		}
+		if st.MergedInto == "" {
+			return false, nil
+		}
+		next, err := uuid.Parse(st.MergedInto)
+		if err != nil {
+			return false, fmt.Errorf("erase: survivor of %s: %w", k, err)
+		}
+		if next == id {
+			return true, nil
+		}
+		k = next
+	}
+	return false, nil
 }
 
 // Erase erases the child's personal data from every copy the hub keeps.
@@ -378,18 +446,16 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, rule, reason, by stri
 	if err != nil {
 		return fmt.Errorf("erase: tombstone: %w", err)
 	}
-	for _, k := range c.children {
-		if err := s.deleteSubject(ctx, k, tombs[k]); err != nil {
-			return err
-		}
-	}
+	// The child's own subject goes last: it is what collect reads, so a
+	// run that stops part-way finds again, on the next run, every copy
+	// still to delete.
 	kept, err := s.deleteMovedStatements(ctx, c.children, c)
 	if err != nil {
 		return err
 	}
 	if kept > 0 {
 		// Counts only: README says what these messages keep.
-		s.Log.Warn("erasure: other children's linkage events still name the erased child's records", "child", id, "messages", kept)
+		s.Log.Warn("erasure: other children's events still name the erased child's records", "child", id, "messages", kept)
 	}
 	if err := s.deleteFeeds(ctx, c.feedSeqs); err != nil {
 		return err
@@ -399,6 +465,11 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, rule, reason, by stri
 	}
 	if err := s.clearDatabase(ctx, ids, c.values); err != nil {
 		return err
+	}
+	for _, k := range c.children {
+		if err := s.deleteSubject(ctx, k, tombs[k]); err != nil {
+			return err
+		}
 	}
 	var due time.Time
 	if !life.ArchivedOn.IsZero() {

@@ -1,0 +1,260 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"contactpoint/app/hub"
+	"contactpoint/domain/access"
+)
+
+// TestErasureTakesTheErasedChildAlone: erasing a child that a steward's
+// split, merge or unmerge joined to others reaches the copies of its
+// records on their subjects, and takes nothing of theirs.
+//   - A split off the record that opened a child: the statement shares a
+//     message with the opening child's registration.
+//   - A shielded child merged into an unshielded one and unmerged: the merge
+//     message copied her records and carried her shield, which the survivor
+//     keeps.
+//   - The survivor of an undone merge: the child it gave back stands, with
+//     her records, in the log and the directory.
+func TestErasureTakesTheErasedChildAlone(t *testing.T) {
+	ctx := context.Background()
+	cfg := newConfig(t)
+	cfg.LifecycleEvery = -1
+	h := startHub(t, cfg)
+	defer func() { h.Close() }()
+	steward := tokenFor(t, h, "steward", access.RoleSteward)
+
+	// 0. A steward splits two records off a child at once, so that one
+	// message of the new child states both; then one of them on again, to
+	// a child that is erased. The other stays, and so does the first child.
+	r0 := kid{agency: "health", system: "pas", id: "RX-BATCH-90", given: "Isadora", family: "Penhaligon", dob: "2016-08-14", gender: "female",
+		nhs: "5432319489", postcode: "LS5 3AA", address: "1 Tansy Walk", carer: "Beatrix", phone: "07700 900610"}
+	twinA, twinB := r0, r0
+	twinA.id, twinA.address, twinA.carer, twinA.phone = "RX-BATCH-91", "3 Meadowsweet Close", "Clementine", "07700 900611"
+	twinB.id, twinB.address, twinB.carer, twinB.phone = "RX-BATCH-92", "6 Sorrel Gardens", "Rosalind", "07700 900612"
+	send(t, h, r0)
+	send(t, h, twinA, twinB)
+	firstID := childOf(t, h, r0.agency, r0.system, r0.id)
+	for _, k := range []kid{twinA, twinB} {
+		if got := childOf(t, h, k.agency, k.system, k.id); got != firstID {
+			t.Fatalf("%s is on %s, want %s", k.id, got, firstID)
+		}
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+firstID+"/split", map[string]any{"reason": "two other children",
+		"sources": []map[string]string{{"agency": twinA.agency, "system": twinA.system, "record_id": twinA.id}, {"agency": twinB.agency, "system": twinB.system, "record_id": twinB.id}}}); code != 200 {
+		t.Fatalf("split: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	batchID := childOf(t, h, twinB.agency, twinB.system, twinB.id)
+	if n := messagesStating(t, h, batchID, twinA.id, twinB.id); n != 1 {
+		t.Fatalf("the two records are stated in %d messages of the new child, want one", n)
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+batchID+"/split", map[string]any{
+		"sources": []map[string]string{{"agency": twinA.agency, "system": twinA.system, "record_id": twinA.id}}, "reason": "twins"}); code != 200 {
+		t.Fatalf("split: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	batchSplitID := childOf(t, h, twinA.agency, twinA.system, twinA.id)
+
+	// 1. The opening record, split off.
+	opener := kid{agency: "health", system: "pas", id: "RX-OPEN-61", given: "Ottilie", family: "Fairweather", dob: "2015-04-09", gender: "female",
+		nhs: "1860913903", postcode: "LS7 3JB", address: "5 Larkspur Row", carer: "Hildegard", phone: "07700 900311"}
+	second := kid{agency: "education", system: "sims", id: "E-OPEN-62", given: opener.given, family: opener.family, dob: opener.dob, gender: "female",
+		nhs: opener.nhs, upn: "T821200714001", postcode: "LS7 3JB", address: "8 Keepsake Lane"}
+	send(t, h, opener)
+	send(t, h, second)
+	keptID := childOf(t, h, second.agency, second.system, second.id)
+	if got := childOf(t, h, opener.agency, opener.system, opener.id); got != keptID {
+		t.Fatalf("the two records are on %s and %s", got, keptID)
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+keptID+"/split", map[string]any{
+		"sources": []map[string]string{{"agency": opener.agency, "system": opener.system, "record_id": opener.id}}, "reason": "a different girl"}); code != 200 {
+		t.Fatalf("split: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	splitID := childOf(t, h, opener.agency, opener.system, opener.id)
+
+	// 2. A shielded child merged into an unshielded one, and unmerged.
+	x := kid{agency: "social-care", system: "mosaic", id: "SC-SHIELD-71", given: "Wilhelmina", family: "Thistlewood", dob: "2013-02-17", gender: "female",
+		nhs: "9960308243", postcode: "LS12 4FY", address: "2 Foxglove Yard", carer: "Araminta", phone: "07700 900422"}
+	y := kid{agency: "health", system: "pas", id: "RX-HOLD-72", given: "Barnaby", family: "Cresswell", dob: "2012-06-30", gender: "male",
+		nhs: "6281948211", postcode: "LS6 1QE", address: "4 Hollin Grove", carer: "Leopold", phone: "07700 900423"}
+	send(t, h, x, y)
+	xID, yID := childOf(t, h, x.agency, x.system, x.id), childOf(t, h, y.agency, y.system, y.id)
+	// The survivor of a merge is the older id: shield the other.
+	survID, absID, abs := xID, yID, y
+	if yID < xID {
+		survID, absID, abs = yID, xID, x
+	}
+	if got := shieldChild(t, h, absID); got != absID {
+		t.Fatalf("shield landed on %s", got)
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+survID+"/merge", map[string]string{"other": absID, "reason": "looked the same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	if code, body := call(t, h, "POST", "/v1/children/"+survID+"/unmerge", map[string]string{"absorbed": absID, "reason": "two children"}); code != 200 {
+		t.Fatalf("unmerge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	surv := x
+	if abs == x {
+		surv = y
+	}
+	mustBeShielded(t, h, survID, surv.address)
+
+	// 3. The survivor of an undone merge, erased: the child it gave back
+	// stays.
+	p := kid{agency: "health", system: "pas", id: "RX-GONE-81", given: "Cornelius", family: "Ashdown", dob: "2014-09-03", gender: "male",
+		nhs: "9935181901", postcode: "LS9 7HX", address: "11 Quarry Mount", carer: "Eustace", phone: "07700 900533"}
+	q := kid{agency: "social-care", system: "mosaic", id: "SC-STAY-82", given: "Philippa", family: "Loxley", dob: "2014-11-21", gender: "female",
+		nhs: "9378657974", postcode: "LS8 2BN", address: "9 Bramble Court", carer: "Ermintrude", phone: "07700 900534"}
+	send(t, h, p, q)
+	pID, qID := childOf(t, h, p.agency, p.system, p.id), childOf(t, h, q.agency, q.system, q.id)
+	s3, a3, gone, stays := pID, qID, p, q
+	if qID < pID {
+		s3, a3, gone, stays = qID, pID, q, p
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+s3+"/merge", map[string]string{"other": a3, "reason": "looked the same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	if code, body := call(t, h, "POST", "/v1/children/"+s3+"/unmerge", map[string]string{"absorbed": a3, "reason": "two children"}); code != 200 {
+		t.Fatalf("unmerge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+
+	for _, id := range []string{batchSplitID, splitID, absID, s3} {
+		if err := h.Retention.Erase(ctx, uuid.MustParse(id), "steward-request", "test", "hub/test"); err != nil {
+			t.Fatalf("erase %s: %v", id, err)
+		}
+	}
+	if _, err := h.Retention.Rewrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitProjected(t, h)
+
+	erased := []string{twinA.id, twinA.address, twinA.carer, twinA.phone, opener.id, opener.address, opener.carer, opener.phone,
+		abs.id, abs.given, abs.family, abs.nhs, abs.address, abs.carer, abs.phone,
+		gone.id, gone.given, gone.family, gone.nhs, gone.address, gone.carer, gone.phone}
+	check := func(where string) {
+		t.Helper()
+		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), erased, where+": event log")
+		// What the others hold is still there.
+		for _, v := range []string{r0.address, twinB.address, twinB.carer, second.address, surv.address, stays.address, stays.carer} {
+			if !treeHolds(t, filepath.Join(cfg.DataDir, "jetstream"), v) {
+				t.Errorf("%s: the event log lost %q, which a child still standing holds", where, v)
+			}
+		}
+		if code, body := viewAs(t, h, steward, "/v1/children/"+keptID); code != 200 || !strings.Contains(string(body), second.address) || strings.Contains(string(body), opener.address) {
+			t.Errorf("%s: the child the opening record left: %d %s", where, code, body)
+		}
+		if code, body := viewAs(t, h, steward, "/v1/children/"+batchID); code != 200 || !strings.Contains(string(body), twinB.address) || strings.Contains(string(body), twinA.address) {
+			t.Errorf("%s: the child the twin's record left: %d %s", where, code, body)
+		}
+		if code, body := viewAs(t, h, steward, "/v1/children/"+firstID); code != 200 || !strings.Contains(string(body), r0.address) || strings.Contains(string(body), twinB.address) {
+			t.Errorf("%s: the child the two records left: %d %s", where, code, body)
+		}
+		mustBeShielded(t, h, survID, surv.address)
+		if code, body := viewAs(t, h, steward, "/v1/children/"+a3); code != 200 || !strings.Contains(string(body), stays.address) {
+			t.Errorf("%s: the child given back by the erased survivor: %d %s", where, code, body)
+		}
+		if got := search(t, h, url.Values{"family": {stays.family}, "birth_date": {stays.dob}}); got.Count != 1 {
+			t.Errorf("%s: search for the child given back: %d results", where, got.Count)
+		}
+		for _, id := range []string{batchSplitID, splitID, absID, s3} {
+			if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != http.StatusGone {
+				t.Errorf("%s: erased child %s: %d", where, id, code)
+			}
+		}
+		// The steward's timeline of the child the opening record left says
+		// nothing of it.
+		if code, body := viewAs(t, h, steward, "/v1/children/"+keptID+"/history"); code != 200 || strings.Contains(string(body), opener.id) || strings.Contains(string(body), opener.address) {
+			t.Errorf("%s: timeline: %d %s", where, code, body)
+		}
+	}
+	check("after erasure")
+	if err := h.Dir.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after rebuild")
+	h.Close()
+	h = startHub(t, cfg)
+	waitProjected(t, h)
+	check("after restart")
+	// The restored child's record, sent again, is the same child.
+	send(t, h, stays)
+	if got := childOf(t, h, stays.agency, stays.system, stays.id); got != a3 {
+		t.Fatalf("the child given back is now %s, want %s", got, a3)
+	}
+}
+
+// messagesStating counts the messages of the child's history that state
+// any of the records.
+func messagesStating(t *testing.T, h *hub.Hub, id string, records ...string) int {
+	t.Helper()
+	code, body := call(t, h, "GET", "/v1/children/"+id+"/history", nil)
+	if code != 200 {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	var hist struct {
+		Events []struct {
+			Seq   uint64 `json:"seq"`
+			Event struct {
+				Type   string `json:"type"`
+				Stated *struct {
+					Source struct {
+						RecordID string `json:"record_id"`
+					} `json:"source"`
+				} `json:"stated"`
+			} `json:"event"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(body, &hist); err != nil {
+		t.Fatal(err)
+	}
+	seqs := map[uint64]bool{}
+	for _, e := range hist.Events {
+		if e.Event.Stated == nil {
+			continue
+		}
+		for _, r := range records {
+			if e.Event.Stated.Source.RecordID == r {
+				seqs[e.Seq] = true
+			}
+		}
+	}
+	return len(seqs)
+}
+
+// treeHolds says whether any file under dir holds v.
+func treeHolds(t *testing.T, dir, v string) bool {
+	t.Helper()
+	found := false
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() || found {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		found = bytes.Contains(b, []byte(v))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
