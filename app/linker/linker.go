@@ -886,7 +886,7 @@ func (l *Linker) bestCandidate(f *match.Features, keys []uint64, skip ...ref) (m
 		d, si := match.DecideBest(*f, l.idx.scratch, l.cfg.Weights, t)
 		if d.Outcome == match.Link {
 			links++
-			if match.TwinLike(d.Vector) {
+			if d.TwinLike() {
 				twinLinks++
 			}
 		}

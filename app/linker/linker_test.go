@@ -195,3 +195,48 @@ func TestChildIDIsAStableUUIDv7(t *testing.T) {
 		t.Fatal("the time part must come from the feed message time")
 	}
 }
+
+// TestARecordFittingTwoChildrenOfOneHousehold: a record that links to two
+// children of one household goes to review when one of them could be its
+// twin (a given name alike but not the same), and links to the better when
+// the other agrees only with the names the wrong way round — a child's names
+// keyed crosswise are not a twin's.
+func TestARecordFittingTwoChildrenOfOneHousehold(t *testing.T) {
+	mk := func(id, given, family, nhs string) record.Record {
+		c := &record.Child{Name: record.Name{Given: given, Family: family}, BirthDate: "2015-03-14", Gender: "female",
+			Address: &record.Address{Lines: []string{"1 Goble Street"}, Postcode: "LS6 2AB"}}
+		if nhs != "" {
+			c.Identifiers = &record.Identifiers{NHSNumber: nhs}
+		}
+		return record.Record{Schema: record.SchemaID, Source: record.Source{Agency: "health", System: "pas" + id, RecordID: id}, Operation: record.OpUpsert, Child: c}
+	}
+	tests := []struct {
+		name   string
+		other  record.Record // a second child of the household, kept apart by its NHS number
+		review bool
+	}{
+		{"the other's names swapped", mk("2", "Sach", "Jasmine", "4010232137"), false},
+		{"the other a twin with a name alike", mk("2", "Jasmin", "Sach", "4010232137"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newTestLinker()
+			recs := []record.Record{mk("1", "Jasmine", "Sach", "9434765919"), tt.other, mk("3", "Jasmine", "Sach", "")}
+			p := run(l, recs, 1)
+			first, _ := l.idx.source(recs[0].Source.Key())
+			second, _ := l.idx.source(recs[1].Source.Key())
+			last, _ := l.idx.source(recs[2].Source.Key())
+			if l.idx.resolve(first.child) == l.idx.resolve(second.child) {
+				t.Fatal("the two children of the household were linked")
+			}
+			evs := p.per[p.order[len(p.order)-1]].batch.Events
+			reviewed := evs[len(evs)-1].Type == child.TypeReviewRequested
+			if reviewed != tt.review {
+				t.Fatalf("review raised %v, want %v", reviewed, tt.review)
+			}
+			if linked := l.idx.resolve(last.child) == l.idx.resolve(first.child); linked == tt.review {
+				t.Fatalf("third record joined the first child %v, want %v", linked, !tt.review)
+			}
+		})
+	}
+}

@@ -18,8 +18,10 @@ import "strconv"
 //	                              sorted: names recorded the wrong way round
 //	hd|sector|YYYYMMDD            postcode sector + date of birth: both names
 //	                              wrong, and the postcode's unit mistyped too
-//	dd|district|YYYYMMDD          postcode district + date of birth: both
-//	                              names wrong and the sector mistyped too
+//	di|district|YYYYMMDD|letter   postcode district + date of birth + the
+//	                              first letter of the family or the given
+//	                              name: both names misspelt and the sector
+//	                              mistyped too
 //	ad|address|YYYYMMDD           first address line + date of birth, for an
 //	                              address with no postcode (no fixed abode,
 //	                              a site, abroad)
@@ -95,10 +97,20 @@ func BlockingKeys(f *Features) []string {
 			// letters are the postcode's most often mistyped part, and a
 			// sector's children born on one day are still a handful.
 			keys = append(keys, "hd|"+f.Sector+"|"+f.BirthDate)
-			// A district's children born on one day are a few more, and
-			// still bounded by the district, not the area.
+			// Both names misspelt and the sector mistyped too: the
+			// district, the date and the first letter of either name (a
+			// slip seldom changes the first letter; one kind for both
+			// fields, so that swapped names meet). A district's children
+			// born on one day with one initial are a handful, bounded by
+			// the district, not the area.
 			if f.District != "" {
-				keys = append(keys, "dd|"+f.District+"|"+f.BirthDate)
+				var done byte
+				for _, n := range [2]string{f.Family, f.Given} {
+					if n != "" && n[0] != done {
+						keys = append(keys, "di|"+f.District+"|"+f.BirthDate+"|"+n[:1])
+						done = n[0]
+					}
+				}
 			}
 		} else if f.AddressLine != "" {
 			keys = append(keys, "ad|"+f.AddressLine+"|"+f.BirthDate)

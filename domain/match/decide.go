@@ -65,7 +65,15 @@ type Decision struct {
 	// TermFrequency is what the given and family names' frequencies added
 	// to the score (see Frequencies); zero without a frequency table.
 	TermFrequency [2]float64 `json:"term_frequency,omitempty"`
+	// NamesSwapped marks names that agree only crosswise (given for
+	// family): one child's names keyed the wrong way round, never twins'.
+	NamesSwapped bool `json:"names_swapped,omitempty"`
 }
+
+// TwinLike reports a decision the twin guard would hold back unless the
+// given names were the same (see the package TwinLike); names that agree
+// only crosswise are one child's, not a twin's.
+func (d Decision) TwinLike() bool { return TwinLike(d.Vector) && !d.NamesSwapped }
 
 // Why classifies a Review (or a guarded New) for the review queue.
 func (d Decision) Why() string {
@@ -124,6 +132,7 @@ func IdentifierContradicted(v ComparisonVector) bool {
 
 func decide(a, b *Features, w *Weights, t Thresholds) Decision {
 	v := Compare(a, b)
+	compared := v[FieldGiven] // before learnt variants
 	if g := v[FieldGiven]; (g == Disagree || g == Weak) && w.Variants != nil && w.Variants[orderedPair(a.Given, b.Given)] {
 		v[FieldGiven] = Close
 	}
@@ -160,7 +169,12 @@ func decide(a, b *Features, w *Weights, t Thresholds) Decision {
 
 	d.Rule, d.Outcome = RuleProbability, byScore(d.Score, t)
 	d.Reason = "score against thresholds"
-	if twinHousehold(v) {
+	if twinHousehold(v) && v[FieldGiven] != Exact {
+		// Compare set the names' levels crosswise when they agree only
+		// that way; twins' names agree in place or not at all.
+		d.NamesSwapped = compared != compareGiven(a, b)
+	}
+	if twinHousehold(v) && !d.NamesSwapped {
 		switch g := v[FieldGiven]; {
 		case g == Disagree && v[FieldFamily] >= Close:
 			d.Rule, d.Outcome = RuleTwin, New

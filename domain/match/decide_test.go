@@ -295,3 +295,42 @@ func TestThresholdsForPopulation(t *testing.T) {
 		t.Fatalf("eight times the population needs three more bits: %+v", got)
 	}
 }
+
+// TestDecisionTwinLike: names agreeing only crosswise are one child's names
+// keyed the wrong way round, never a twin's, whatever the vector's levels;
+// a given name alike, or a learnt variant, at the household still is.
+func TestDecisionTwinLike(t *testing.T) {
+	w := DefaultWeights()
+	variants := DefaultWeights()
+	variants.Variants = map[[2]string]bool{orderedPair("amy", "amelia"): true}
+	tests := []struct {
+		name    string
+		w       Weights
+		b       record.Name
+		vector  bool // TwinLike(d.Vector)
+		twin    bool // d.TwinLike()
+		swapped bool
+	}{
+		{"names swapped", w, record.Name{Given: "Hughes", Family: "Olivia"}, true, false, true},
+		{"names swapped, one misspelt", w, record.Name{Given: "Hughes", Family: "Olivai"}, true, false, true},
+		{"a given name alike", w, record.Name{Given: "Olivai", Family: "Hughes"}, true, true, false},
+		{"a learnt variant", variants, record.Name{Given: "Amy", Family: "Hughes"}, true, true, false},
+		{"the same names", w, record.Name{Given: "Olivia", Family: "Hughes"}, false, false, false},
+	}
+	base := func(n record.Name) *record.Child {
+		return with(olivia(), func(c *record.Child) { c.Name = n })
+	}
+	for _, tt := range tests {
+		a := base(record.Name{Given: "Olivia", Family: "Hughes"})
+		if tt.name == "a learnt variant" {
+			a = base(record.Name{Given: "Amelia", Family: "Hughes"})
+		}
+		d := Decide(FeaturesOf(a), FeaturesOf(base(tt.b)), tt.w, DefaultThresholds())
+		if got := TwinLike(d.Vector); got != tt.vector {
+			t.Errorf("%s: TwinLike(vector) %v, want %v", tt.name, got, tt.vector)
+		}
+		if d.TwinLike() != tt.twin || d.NamesSwapped != tt.swapped {
+			t.Errorf("%s: TwinLike %v, swapped %v; want %v, %v", tt.name, d.TwinLike(), d.NamesSwapped, tt.twin, tt.swapped)
+		}
+	}
+}
