@@ -15,6 +15,7 @@ import (
 
 	"contactpoint/app/hub"
 	"contactpoint/domain/access"
+	"contactpoint/domain/child"
 )
 
 // TestErasureTakesTheErasedChildAlone: erasing a child that a steward's
@@ -104,7 +105,8 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 		t.Fatalf("merge: %d %s", code, body)
 	}
 	waitProjected(t, h)
-	if code, body := call(t, h, "POST", "/v1/children/"+survID+"/unmerge", map[string]string{"absorbed": absID, "reason": "two children"}); code != 200 {
+	// The steward's reason names both children, as stewards write.
+	if code, body := call(t, h, "POST", "/v1/children/"+survID+"/unmerge", map[string]string{"absorbed": absID, "reason": "Wilhelmina Thistlewood is not Barnaby Cresswell"}); code != 200 {
 		t.Fatalf("unmerge: %d %s", code, body)
 	}
 	waitProjected(t, h)
@@ -113,6 +115,12 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 		surv = y
 	}
 	mustBeShielded(t, h, survID, surv.address)
+	// A steward decides the child the opening record left is not the one
+	// to be erased, and says so by name.
+	if err := h.Linker.NotLink(ctx, uuid.MustParse(keptID), uuid.MustParse(absID), child.Decision{By: "steward", Reason: "not " + abs.given + " " + abs.family}); err != nil {
+		t.Fatal(err)
+	}
+	waitProjected(t, h)
 
 	// 3. The survivor of an undone merge, erased: the child it gave back
 	// stays.

@@ -90,6 +90,27 @@ func (s *Service) linkedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID
 		}
 		frontier = next
 	}
+	// Then the children decided apart from them: a steward's reason on that
+	// decision, on the other child's subject, may name them.
+	rows, err := s.DB.Query(ctx, `select distinct child_id from linkage_decisions where kind = 'not-linked' and other_id = any($1)`, erased)
+	if err != nil {
+		return nil, fmt.Errorf("erase: linked children: %w", err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("erase: linked children: %w", err)
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("erase: linked children: %w", err)
+	}
 	return out, nil
 }
 
@@ -238,6 +259,9 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 					p.restate = append(p.restate, e)
 				}
 			case e.NotLinked != nil:
+				// A steward's reason that names the erased child is worth
+				// restating the message for.
+				p.names = p.names || namesValue(e.NotLinked.Reason, c.values)
 				p.restate = append(p.restate, e)
 			default:
 				p.keep = true
@@ -296,6 +320,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		if len(p.restate) > 0 {
 			for j := range p.restate {
 				p.restate[j].At = now
+				scrubReason(&p.restate[j], c.values)
 			}
 			// Restated before the delete: a crash between the two leaves
 			// both, and the next run deletes the old one (restating what
@@ -329,4 +354,40 @@ func touched(e child.Event) []record.SourceKey {
 		return e.MovedOut.Sources
 	}
 	return nil
+}
+
+// withheld replaces a steward's reason, restated at an erasure, that
+// named one of the erased child's values.
+const withheld = "reason withheld: it named an erased child"
+
+// scrubReason withholds the free-text reason of a restated decision when it
+// holds one of the erased child's names, identifiers or postcodes: a
+// steward may have written "same girl as <name>".
+func scrubReason(e *child.Event, values map[string]bool) {
+	var d *child.Decision
+	switch {
+	case e.NotLinked != nil:
+		d = &e.NotLinked.Decision
+	case e.MovedOut != nil:
+		d = &e.MovedOut.Decision
+	default:
+		return
+	}
+	if namesValue(d.Reason, values) {
+		d.Reason = withheld
+	}
+}
+
+// namesValue says whether a free text holds one of the values.
+func namesValue(text string, values map[string]bool) bool {
+	if text == "" {
+		return false
+	}
+	low := strings.ToLower(text)
+	for v := range values {
+		if len(v) > 1 && strings.Contains(low, v) {
+			return true
+		}
+	}
+	return false
 }
