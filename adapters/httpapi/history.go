@@ -295,7 +295,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 				refs[rc.Event.Review.ComparedRef] = c
 			}
 		}
-		for _, k := range eventSources(rc.Event) {
+		for _, k := range rc.Event.SourcesNamed() {
 			keys = append(keys, directory.SourceKey{Agency: k.Agency, System: k.System, RecordID: k.RecordID})
 		}
 	}
@@ -338,7 +338,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 				hide = true
 			}
 		}
-		for _, k := range eventSources(rc.Event) {
+		for _, k := range rc.Event.SourcesNamed() {
 			if _, ok := movedAway[directory.SourceKey{Agency: k.Agency, System: k.System, RecordID: k.RecordID}]; ok {
 				hide = true
 			}
@@ -404,27 +404,4 @@ func (s *Server) asOf(w http.ResponseWriter, r *http.Request, id uuid.UUID, pres
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"as_of": t.UTC().Format(time.RFC3339), "child": shown})
-}
-
-// eventSources lists the source records an event states or names.
-func eventSources(e child.Event) []record.SourceKey {
-	switch {
-	case e.Stated != nil:
-		return []record.SourceKey{e.Stated.Source.Key()}
-	case e.Withdrawn != nil:
-		return []record.SourceKey{e.Withdrawn.Source}
-	case e.Absorbed != nil:
-		out := make([]record.SourceKey, 0, len(e.Absorbed.Sources))
-		for _, st := range e.Absorbed.Sources {
-			out = append(out, st.Source.Key())
-		}
-		return out
-	case e.MovedOut != nil:
-		return e.MovedOut.Sources
-	case e.Rejected != nil:
-		return []record.SourceKey{e.Rejected.Source}
-	case e.Review != nil && e.Review.Compared != nil:
-		return []record.SourceKey{*e.Review.Compared}
-	}
-	return nil
 }

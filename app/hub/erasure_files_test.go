@@ -76,12 +76,7 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	if got := childOf(t, h, split.agency, split.system, split.id); got != cousinID {
 		t.Fatalf("the split record went to %s, want the cousin %s", got, cousinID)
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+cousinID+"/split", map[string]any{
-		"sources": []map[string]string{{"agency": split.agency, "system": split.system, "record_id": split.id}}, "reason": "a different girl"}); code != 200 {
-		t.Fatalf("split: %d %s", code, body)
-	}
-	waitProjected(t, h)
-	splitID := childOf(t, h, split.agency, split.system, split.id)
+	splitID := splitOff(t, h, cousinID, "a different girl", split)
 	if splitID == cousinID {
 		t.Fatal("the split left the record on the cousin")
 	}
@@ -96,14 +91,7 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 	if undoneID == cousinID {
 		t.Fatal("the unmerged child's record went to the cousin")
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+cousinID+"/merge", map[string]string{"other": undoneID, "reason": "looked the same"}); code != 200 {
-		t.Fatalf("merge: %d %s", code, body)
-	}
-	waitProjected(t, h)
-	if code, body := call(t, h, "POST", "/v1/children/"+cousinID+"/unmerge", map[string]string{"absorbed": undoneID, "reason": "two children"}); code != 200 {
-		t.Fatalf("unmerge: %d %s", code, body)
-	}
-	waitProjected(t, h)
+	mergeThenUnmerge(t, h, cousinID, undoneID, "two children")
 	if got := childOf(t, h, undone.agency, undone.system, undone.id); got != undoneID {
 		t.Fatalf("after the unmerge the record is on %s, want %s", got, undoneID)
 	}

@@ -52,21 +52,11 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 			t.Fatalf("%s is on %s, want %s", k.id, got, firstID)
 		}
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+firstID+"/split", map[string]any{"reason": "two other children",
-		"sources": []map[string]string{{"agency": twinA.agency, "system": twinA.system, "record_id": twinA.id}, {"agency": twinB.agency, "system": twinB.system, "record_id": twinB.id}}}); code != 200 {
-		t.Fatalf("split: %d %s", code, body)
-	}
-	waitProjected(t, h)
-	batchID := childOf(t, h, twinB.agency, twinB.system, twinB.id)
+	batchID := splitOff(t, h, firstID, "two other children", twinB, twinA)
 	if n := messagesStating(t, h, batchID, twinA.id, twinB.id); n != 1 {
 		t.Fatalf("the two records are stated in %d messages of the new child, want one", n)
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+batchID+"/split", map[string]any{
-		"sources": []map[string]string{{"agency": twinA.agency, "system": twinA.system, "record_id": twinA.id}}, "reason": "twins"}); code != 200 {
-		t.Fatalf("split: %d %s", code, body)
-	}
-	waitProjected(t, h)
-	batchSplitID := childOf(t, h, twinA.agency, twinA.system, twinA.id)
+	batchSplitID := splitOff(t, h, batchID, "twins", twinA)
 
 	// 1. The opening record, split off.
 	opener := kid{agency: "health", system: "pas", id: "RX-OPEN-61", given: "Ottilie", family: "Fairweather", dob: "2015-04-09", gender: "female",
@@ -79,12 +69,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	if got := childOf(t, h, opener.agency, opener.system, opener.id); got != keptID {
 		t.Fatalf("the two records are on %s and %s", got, keptID)
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+keptID+"/split", map[string]any{
-		"sources": []map[string]string{{"agency": opener.agency, "system": opener.system, "record_id": opener.id}}, "reason": "a different girl"}); code != 200 {
-		t.Fatalf("split: %d %s", code, body)
-	}
-	waitProjected(t, h)
-	splitID := childOf(t, h, opener.agency, opener.system, opener.id)
+	splitID := splitOff(t, h, keptID, "a different girl", opener)
 
 	// 2. A shielded child merged into an unshielded one, and unmerged.
 	x := kid{agency: "social-care", system: "mosaic", id: "SC-SHIELD-71", given: "Wilhelmina", family: "Thistlewood", dob: "2013-02-17", gender: "female",
@@ -101,15 +86,8 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	if got := shieldChild(t, h, absID); got != absID {
 		t.Fatalf("shield landed on %s", got)
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+survID+"/merge", map[string]string{"other": absID, "reason": "looked the same"}); code != 200 {
-		t.Fatalf("merge: %d %s", code, body)
-	}
-	waitProjected(t, h)
 	// The steward's reason names both children, as stewards write.
-	if code, body := call(t, h, "POST", "/v1/children/"+survID+"/unmerge", map[string]string{"absorbed": absID, "reason": "Wilhelmina Thistlewood is not Barnaby Cresswell"}); code != 200 {
-		t.Fatalf("unmerge: %d %s", code, body)
-	}
-	waitProjected(t, h)
+	mergeThenUnmerge(t, h, survID, absID, "Wilhelmina Thistlewood is not Barnaby Cresswell")
 	surv := x
 	if abs == x {
 		surv = y
@@ -134,14 +112,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	if qID < pID {
 		s3, a3, gone, stays = qID, pID, q, p
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+s3+"/merge", map[string]string{"other": a3, "reason": "looked the same"}); code != 200 {
-		t.Fatalf("merge: %d %s", code, body)
-	}
-	waitProjected(t, h)
-	if code, body := call(t, h, "POST", "/v1/children/"+s3+"/unmerge", map[string]string{"absorbed": a3, "reason": "two children"}); code != 200 {
-		t.Fatalf("unmerge: %d %s", code, body)
-	}
-	waitProjected(t, h)
+	mergeThenUnmerge(t, h, s3, a3, "two children")
 
 	for _, id := range []string{batchSplitID, splitID, absID, s3} {
 		if err := h.Retention.Erase(ctx, uuid.MustParse(id), "steward-request", "test", "hub/test"); err != nil {
@@ -206,6 +177,34 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	if got := childOf(t, h, stays.agency, stays.system, stays.id); got != a3 {
 		t.Fatalf("the child given back is now %s, want %s", got, a3)
 	}
+}
+
+// splitOff has a steward split the records off the child, and returns the
+// child they went to.
+func splitOff(t *testing.T, h *hub.Hub, from, reason string, ks ...kid) string {
+	t.Helper()
+	var sources []map[string]string
+	for _, k := range ks {
+		sources = append(sources, map[string]string{"agency": k.agency, "system": k.system, "record_id": k.id})
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+from+"/split", map[string]any{"sources": sources, "reason": reason}); code != 200 {
+		t.Fatalf("split: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	return childOf(t, h, ks[0].agency, ks[0].system, ks[0].id)
+}
+
+// mergeThenUnmerge has a steward merge other into survivor and undo it.
+func mergeThenUnmerge(t *testing.T, h *hub.Hub, survivor, other, why string) {
+	t.Helper()
+	if code, body := call(t, h, "POST", "/v1/children/"+survivor+"/merge", map[string]string{"other": other, "reason": "looked the same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	if code, body := call(t, h, "POST", "/v1/children/"+survivor+"/unmerge", map[string]string{"absorbed": other, "reason": why}); code != 200 {
+		t.Fatalf("unmerge: %d %s", code, body)
+	}
+	waitProjected(t, h)
 }
 
 // messagesStating counts the messages of the child's history that state

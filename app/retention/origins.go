@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"contactpoint/adapters/childmsg"
@@ -64,52 +65,38 @@ func (s *Service) linkedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID
 		seen[id] = true
 	}
 	var out []uuid.UUID
-	frontier := erased
-	for len(frontier) > 0 && len(seen) < maxLinked {
-		rows, err := s.DB.Query(ctx, `select child_id from linkage_decisions where kind in ('moved-out', 'absorbed') and other_id = any($1)
-			union select other_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'merged-into', 'unmerged') and child_id = any($1) and other_id is not null`, frontier)
+	add := func(q string, ids []uuid.UUID) ([]uuid.UUID, error) {
+		rows, err := s.DB.Query(ctx, q, ids)
 		if err != nil {
 			return nil, fmt.Errorf("erase: linked children: %w", err)
 		}
-		var next []uuid.UUID
-		for rows.Next() {
-			var id uuid.UUID
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("erase: linked children: %w", err)
-			}
+		found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return nil, fmt.Errorf("erase: linked children: %w", err)
+		}
+		var fresh []uuid.UUID
+		for _, id := range found {
 			if !seen[id] {
 				seen[id] = true
-				next = append(next, id)
-				out = append(out, id)
+				fresh = append(fresh, id)
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("erase: linked children: %w", err)
+		out = append(out, fresh...)
+		return fresh, nil
+	}
+	frontier := erased
+	for len(frontier) > 0 && len(seen) < maxLinked {
+		next, err := add(`select child_id from linkage_decisions where kind in ('moved-out', 'absorbed') and other_id = any($1)
+			union select other_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'merged-into', 'unmerged') and child_id = any($1) and other_id is not null`, frontier)
+		if err != nil {
+			return nil, err
 		}
 		frontier = next
 	}
 	// Then the children decided apart from them: a steward's reason on that
 	// decision, on the other child's subject, may name them.
-	rows, err := s.DB.Query(ctx, `select distinct child_id from linkage_decisions where kind = 'not-linked' and other_id = any($1)`, erased)
-	if err != nil {
-		return nil, fmt.Errorf("erase: linked children: %w", err)
-	}
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("erase: linked children: %w", err)
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("erase: linked children: %w", err)
+	if _, err := add(`select distinct child_id from linkage_decisions where kind = 'not-linked' and other_id = any($1)`, erased); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -125,7 +112,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 	// it holds a record after its last event, lastShield where its last
 	// shield event is.
 	final := child.NewState(origin.String())
-	held := map[record.SourceKey]bool{}
+	held := holdings{}
 	lastShield := [2]int{-1, -1}
 	err = linker.EachChildMsg(ctx, s.JS, origin, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		_, b, err := childmsg.Decode(m.Subject, m.Data)
@@ -134,23 +121,8 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		}
 		final.Apply(b)
 		for i, e := range b.Events {
-			switch {
-			case e.Stated != nil:
-				held[e.Stated.Source.Key()] = true
-			case e.Absorbed != nil:
-				for _, a := range e.Absorbed.Sources {
-					held[a.Source.Key()] = true
-				}
-			case e.MovedOut != nil:
-				for _, k := range e.MovedOut.Sources {
-					held[k] = false
-				}
-			case e.MergedInto != nil:
-				// The origin's records went to its survivor: it holds none.
-				for k := range held {
-					held[k] = false
-				}
-			case e.Type == child.TypeShieldApplied || e.Type == child.TypeShieldLifted:
+			held.apply(e)
+			if e.Type == child.TypeShieldApplied || e.Type == child.TypeShieldLifted {
 				lastShield = [2]int{len(msgs), i}
 			}
 		}
@@ -208,7 +180,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		for j, e := range msgs[i].events {
 			switch {
 			case e.Stated != nil || e.Withdrawn != nil:
-				k := touched(e)[0]
+				k := e.SourcesNamed()[0]
 				if erasedHere(k) {
 					p.names = true
 				} else {
@@ -222,7 +194,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 			case e.Absorbed != nil:
 				// A merge copy is the merge: kept unless every record it
 				// copied is an erased one (an unmerge took them back).
-				for _, k := range touched(e) {
+				for _, k := range e.SourcesNamed() {
 					if erasedHere(k) {
 						p.names = true
 					} else {
@@ -286,7 +258,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		decide(i, false)
 		if p := plans[i]; p.names && p.keep {
 			for _, e := range m.events {
-				for _, k := range touched(e) {
+				for _, k := range e.SourcesNamed() {
 					pinned[k] = true
 				}
 			}
@@ -337,25 +309,6 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 	return kept, nil
 }
 
-// touched names the source records an event says anything of.
-func touched(e child.Event) []record.SourceKey {
-	switch {
-	case e.Stated != nil:
-		return []record.SourceKey{e.Stated.Source.Key()}
-	case e.Withdrawn != nil:
-		return []record.SourceKey{e.Withdrawn.Source}
-	case e.Absorbed != nil:
-		out := append([]record.SourceKey(nil), e.Absorbed.Withdrawn...)
-		for _, a := range e.Absorbed.Sources {
-			out = append(out, a.Source.Key())
-		}
-		return out
-	case e.MovedOut != nil:
-		return e.MovedOut.Sources
-	}
-	return nil
-}
-
 // withheld replaces a steward's reason, restated at an erasure, that
 // named one of the erased child's values.
 const withheld = "reason withheld: it named an erased child"
@@ -390,4 +343,27 @@ func namesValue(text string, values map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// holdings says which source records a child holds, event by event.
+type holdings map[record.SourceKey]bool
+
+func (h holdings) apply(e child.Event) {
+	switch {
+	case e.Stated != nil:
+		h[e.Stated.Source.Key()] = true
+	case e.Absorbed != nil:
+		for _, a := range e.Absorbed.Sources {
+			h[a.Source.Key()] = true
+		}
+	case e.MovedOut != nil:
+		for _, k := range e.MovedOut.Sources {
+			h[k] = false
+		}
+	case e.MergedInto != nil:
+		// Its records went to the survivor: it holds none.
+		for k := range h {
+			h[k] = false
+		}
+	}
 }

@@ -26,7 +26,6 @@ import (
 	"contactpoint/app/linker"
 	"contactpoint/domain/audit"
 	"contactpoint/domain/child"
-	"contactpoint/domain/record"
 	"contactpoint/domain/retention"
 	"contactpoint/projections/directory"
 )
@@ -310,23 +309,10 @@ func (s *Service) collect(ctx context.Context, id uuid.UUID) (copies, error) {
 			c.children = append(c.children, k)
 		}
 	}
-	held := map[record.SourceKey]bool{}
+	held := holdings{}
 	for _, r := range hist {
-		if r.ChildID != id.String() {
-			continue
-		}
-		e := r.Event
-		switch {
-		case e.Stated != nil:
-			held[e.Stated.Source.Key()] = true
-		case e.Absorbed != nil:
-			for _, a := range e.Absorbed.Sources {
-				held[a.Source.Key()] = true
-			}
-		case e.MovedOut != nil:
-			for _, k := range e.MovedOut.Sources {
-				delete(held, k)
-			}
+		if r.ChildID == id.String() {
+			held.apply(r.Event)
 		}
 	}
 	seen := map[string]bool{}

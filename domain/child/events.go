@@ -160,3 +160,29 @@ type ShieldLifted struct {
 	LiftedBy string `json:"lifted_by"`
 	Reason   string `json:"reason"`
 }
+
+// SourcesNamed lists the source records an event states or names: the
+// record a statement or withdrawal is of, the records a merge copies or a
+// split moves, the record a steward's rejection is of, and the candidate's
+// record a review request compared (on requests that name it in clear).
+func (e Event) SourcesNamed() []record.SourceKey {
+	switch {
+	case e.Stated != nil:
+		return []record.SourceKey{e.Stated.Source.Key()}
+	case e.Withdrawn != nil:
+		return []record.SourceKey{e.Withdrawn.Source}
+	case e.Absorbed != nil:
+		out := make([]record.SourceKey, 0, len(e.Absorbed.Sources))
+		for _, st := range e.Absorbed.Sources {
+			out = append(out, st.Source.Key())
+		}
+		return out
+	case e.MovedOut != nil:
+		return e.MovedOut.Sources
+	case e.Rejected != nil:
+		return []record.SourceKey{e.Rejected.Source}
+	case e.Review != nil && e.Review.Compared != nil:
+		return []record.SourceKey{*e.Review.Compared}
+	}
+	return nil
+}
