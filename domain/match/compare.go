@@ -405,7 +405,7 @@ func compareAddress(a, b *Features) Level {
 	if sameNumber && streetsAlike(a.AddressStreet, b.AddressStreet) {
 		return Close
 	}
-	if sharesNumber(a.AddressNumber, b.AddressNumber) &&
+	if (a.AddressOther != "" || b.AddressOther != "") && sharesNumber(a.AddressNumber, b.AddressNumber) &&
 		((a.AddressOther != "" && streetsAlike(a.AddressOther, b.AddressStreet)) ||
 			(b.AddressOther != "" && streetsAlike(a.AddressStreet, b.AddressOther))) {
 		return Close
@@ -421,12 +421,13 @@ func streetsAlike(a, b string) bool { return a == b || JaroWinkler(a, b) >= addr
 // sharesNumber reports two house numbers with a token in common ("9" and
 // "9 24"); both must hold one.
 func sharesNumber(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	for _, x := range strings.Fields(a) {
-		for _, y := range strings.Fields(b) {
-			if x == y {
+	for a != "" {
+		var x string
+		x, a, _ = strings.Cut(a, " ")
+		for rest := b; rest != ""; {
+			var y string
+			y, rest, _ = strings.Cut(rest, " ")
+			if x != "" && x == y {
 				return true
 			}
 		}

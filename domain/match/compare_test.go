@@ -332,3 +332,24 @@ func TestCompareSwappedNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareAllocatesNothing: Compare is the hot path of linking, and the
+// address and name rules it takes on the way (lines split the other way
+// round, a house number slip, names swapped, a space inside a given name)
+// allocate nothing.
+func TestCompareAllocatesNothing(t *testing.T) {
+	pairs := [][2]*record.Child{
+		{{Name: record.Name{Given: "Davi D", Family: "Hughes"}, Address: &record.Address{Lines: []string{"9 Locn 24", "Dookie Street"}}},
+			{Name: record.Name{Given: "David", Family: "Hughes"}, Address: &record.Address{Lines: []string{"9 Dookie Street", "Locn24"}}}},
+		{{Name: record.Name{Given: "Quilliam", Family: "Ashleigh"}, Address: &record.Address{Lines: []string{"65 Hallen Close"}}},
+			{Name: record.Name{Given: "Ashleigh", Family: "Quilliam"}, Address: &record.Address{Lines: []string{"56 Hallen Close"}}}},
+		{{Name: record.Name{Given: "Olivia", Family: "Hughes"}, Address: &record.Address{Lines: []string{"Rose Court", "12 High Street"}}},
+			{Name: record.Name{Given: "Harry", Family: "Patel"}, Address: &record.Address{Lines: []string{"3 Church Lane", "Flat 2 4 Elm Grove"}}}},
+	}
+	for i, p := range pairs {
+		a, b := FeaturesOf(p[0]), FeaturesOf(p[1])
+		if n := testing.AllocsPerRun(100, func() { Compare(&a, &b) }); n != 0 {
+			t.Errorf("pair %d: Compare allocates %.0f times", i, n)
+		}
+	}
+}
