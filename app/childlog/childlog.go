@@ -140,13 +140,15 @@ type Recorded struct {
 
 // History returns every event of the child in log order, with the
 // histories of the children merged into it (and into those) woven in, each
-// event marked with the child it was appended to. Direct gets by subject:
-// reading a history costs the server no consumer.
+// event marked with the child it was appended to. A child a steward
+// unmerged stands again: its history is its own, not woven into its
+// former survivor's (which keeps the merge and the unmerge). Direct gets
+// by subject: reading a history costs the server no consumer.
 func (l *Log) History(ctx context.Context, id uuid.UUID) ([]Recorded, error) {
 	var out []Recorded
 	seen := map[uuid.UUID]bool{}
-	var walk func(id uuid.UUID, depth int) error
-	walk = func(id uuid.UUID, depth int) error {
+	var walk func(id, into uuid.UUID, depth int) error
+	walk = func(id, into uuid.UUID, depth int) error {
 		if seen[id] || depth > 32 {
 			return nil
 		}
@@ -155,12 +157,21 @@ func (l *Log) History(ctx context.Context, id uuid.UUID) ([]Recorded, error) {
 		if err != nil {
 			return err
 		}
+		if depth > 0 {
+			st := child.NewState(id.String())
+			for _, b := range batches {
+				st.Apply(b.batch)
+			}
+			if st.MergedInto != into.String() {
+				return nil
+			}
+		}
 		for _, b := range batches {
 			for _, e := range b.batch.Events {
 				out = append(out, Recorded{Seq: b.seq, ChildID: id.String(), Event: e})
 				if e.Type == child.TypeAbsorbed && e.Absorbed != nil {
 					if a, err := uuid.Parse(e.Absorbed.Absorbed); err == nil {
-						if err := walk(a, depth+1); err != nil {
+						if err := walk(a, id, depth+1); err != nil {
 							return err
 						}
 					}
@@ -169,7 +180,7 @@ func (l *Log) History(ctx context.Context, id uuid.UUID) ([]Recorded, error) {
 		}
 		return nil
 	}
-	if err := walk(id, 0); err != nil {
+	if err := walk(id, uuid.Nil, 0); err != nil {
 		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })

@@ -372,3 +372,42 @@ func TestReplayOfAViewIsTheAnswerGiven(t *testing.T) {
 		t.Fatalf("a practitioner replaying: %d", code)
 	}
 }
+
+// TestHistoryOfAnUnmergedChildIsItsOwn: a child a steward merged and then
+// unmerged stands again, shielded; its former survivor, whose carried
+// shield an officer lifts, shows its own timeline — the merge and the
+// unmerge — without the restored child's own events.
+func TestHistoryOfAnUnmergedChildIsItsOwn(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	x := kid{agency: "health", system: "pas", id: "RX-HIST-51", given: "Perdita", family: "Glasswell", dob: "2011-05-05", gender: "female",
+		nhs: "9960308243", postcode: "LS16 5PA", address: "7 Alder Rise"}
+	y := kid{agency: "social-care", system: "mosaic", id: "SC-HIST-52", given: "Tobias", family: "Marchbank", dob: "2010-10-10", gender: "male",
+		nhs: "6281948211", postcode: "LS17 6QB", address: "9 Birch Hollow"}
+	send(t, h, x, y)
+	xID, yID := childOf(t, h, x.agency, x.system, x.id), childOf(t, h, y.agency, y.system, y.id)
+	survID, absID := xID, yID
+	if yID < xID {
+		survID, absID = yID, xID
+	}
+	shieldChild(t, h, absID)
+	// A steward's correction on the child to be absorbed, behind its shield.
+	if code, body := call(t, h, "POST", "/v1/children/"+absID+"/corrections", map[string]any{"field": "address",
+		"value": map[string]any{"lines": []string{"3 Quillon Yard"}, "postcode": "LS18 4RT"}, "reason": "confirmed by phone"}); code != 201 {
+		t.Fatalf("correction: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	mergeThenUnmerge(t, h, survID, absID, "two children")
+	if code, body := status(t, h, "POST", officerToken(t, h), "/v1/children/"+survID+"/shield/lift", []byte(`{"reason":"the risk was the other child's"}`)); code != http.StatusOK {
+		t.Fatalf("lift: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	steward := tokenFor(t, h, "steward", access.RoleSteward)
+	code, body := viewAs(t, h, steward, "/v1/children/"+survID+"/history")
+	if code != 200 || strings.Contains(string(body), "Quillon") || !strings.Contains(string(body), "child.unmerged") && !strings.Contains(string(body), "sources.moved-out") {
+		t.Fatalf("the former survivor's timeline: %d %s", code, body)
+	}
+	if _, b := viewAs(t, h, steward, "/v1/children/"+absID+"/history"); strings.Contains(string(b), "Quillon") {
+		t.Fatalf("the restored child's own timeline shows its hidden correction: %s", b)
+	}
+}

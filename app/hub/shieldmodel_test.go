@@ -109,6 +109,7 @@ type shieldModel struct {
 	quar    []quarantined
 	fixes   map[string][]string // child id -> hidden values of stewards' corrections on its stream
 	gone    map[string]string   // hidden value -> the erased child it belonged to: no one sees it again
+	erased  map[string]bool     // ids of erased children, and of the children merged into them
 	dataDir string
 	merges  [][2]string // survivor, absorbed: merges the steward made, for unmerge
 	reveal  string      // the child the child-protection user has revealed
@@ -147,7 +148,7 @@ func runShieldModel(t *testing.T, seed uint64, steps int) int {
 	t.Cleanup(h.Close)
 	m := &shieldModel{t: t, h: h, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), tokens: map[string]string{}, users: map[string]string{},
 		sources: map[string]*source{}, marked: map[string]bool{}, ids: map[string]bool{}, fixes: map[string][]string{},
-		gone: map[string]string{}, dataDir: cfg.DataDir, surv: map[string]string{}}
+		gone: map[string]string{}, erased: map[string]bool{}, dataDir: cfg.DataDir, surv: map[string]string{}}
 	for name, roles := range modelUsers {
 		c := enrol(t, h, "model-"+name, roles...)
 		st, body := login(t, h, c.Username, c.Password, code(t, c.TOTPSecret))
@@ -399,7 +400,9 @@ func (m *shieldModel) someChild() string {
 	var ids []string
 	if m.rng.IntN(4) == 0 {
 		for id := range m.ids {
-			ids = append(ids, id)
+			if !m.erased[id] {
+				ids = append(ids, id)
+			}
 		}
 	} else {
 		for id := range m.srcs {
@@ -708,6 +711,11 @@ func (m *shieldModel) erase() string {
 		return "erase: too few children"
 	}
 	id := ids[m.rng.IntN(len(ids))]
+	for _, x := range sortedKeys(m.ids) {
+		if x == id || m.survivorOf(x) == id {
+			m.erased[x] = true
+		}
+	}
 	var fixed []string
 	for _, f := range sortedKeys(m.fixes) {
 		if f == id || m.survivorOf(f) == id {
