@@ -201,11 +201,19 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), personal, where+": event log")
 	}
 	assertGone("after erasure")
-	// The cousin's task stays, naming the erased child by its id only.
-	var tasks int
-	if err := h.DB.QueryRow(ctx, `select count(*) from review_tasks where task_id = $1 and child_id = $2 and candidate_id = $3`, task, cousinID, pairedID).Scan(&tasks); err != nil || tasks != 1 {
-		t.Fatalf("the cousin's task after the erasure: %d %v", tasks, err)
+	// The cousin's task stays, naming the erased child by its id only, and
+	// closed: there is no child left to compare her with.
+	erasedTask := func(where string) {
+		t.Helper()
+		var status string
+		if err := h.DB.QueryRow(ctx, `select status from review_tasks where task_id = $1 and child_id = $2 and candidate_id = $3`, task, cousinID, pairedID).Scan(&status); err != nil || status != "erased" {
+			t.Fatalf("%s: the cousin's task: %q %v", where, status, err)
+		}
+		if code, body := call(t, h, "GET", "/v1/reviews", nil); code != 200 || strings.Contains(string(body), pairedID) {
+			t.Fatalf("%s: the steward's queue: %d %s", where, code, body)
+		}
 	}
+	erasedTask("after erasure")
 
 	h.Close()
 	h = startHub(t, cfg)
@@ -214,6 +222,7 @@ func TestErasureLeavesNoByteInPostgresFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertGone("after a restart and a rebuild")
+	erasedTask("after a restart and a rebuild")
 	if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != http.StatusGone {
 		t.Fatalf("erased child after restart: %d", code)
 	}

@@ -114,7 +114,25 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	}
 	mergeThenUnmerge(t, h, s3, a3, "two children")
 
-	for _, id := range []string{batchSplitID, splitID, absID, s3} {
+	// 4. A record updated, then split off, whose first child is erased
+	// before the child it went to: the FEEDS message of its first version
+	// is named only on the first child's subject.
+	ro := kid{agency: "health", system: "pas", id: "RX-ORIG-95", given: "Ignatius", family: "Wetherell", dob: "2012-12-12", gender: "male",
+		nhs: "9434765870", postcode: "LS13 1AB", address: "6 Rookery Fold", carer: "Winifred", phone: "07700 900695"}
+	u := ro
+	u.agency, u.system, u.id, u.address, u.carer, u.phone = "education", "sims", "E-MOVE-96", "2 Old Mill Yard", "Euphemia", "07700 900696"
+	send(t, h, ro)
+	send(t, h, u)
+	origID := childOf(t, h, ro.agency, ro.system, ro.id)
+	if got := childOf(t, h, u.agency, u.system, u.id); got != origID {
+		t.Fatalf("the moving record is on %s, want %s", got, origID)
+	}
+	u2 := u
+	u2.address = "5 New Mill Yard"
+	send(t, h, u2)
+	destID := splitOff(t, h, origID, "another boy", u2)
+
+	for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID} {
 		if err := h.Retention.Erase(ctx, uuid.MustParse(id), "steward-request", "test", "hub/test"); err != nil {
 			t.Fatalf("erase %s: %v", id, err)
 		}
@@ -124,7 +142,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	}
 	waitProjected(t, h)
 
-	erased := []string{twinA.id, twinA.address, twinA.carer, twinA.phone, opener.id, opener.address, opener.carer, opener.phone,
+	erased := []string{ro.id, ro.address, ro.carer, ro.phone, u.id, u.address, u.carer, u.phone, u2.address, twinA.id, twinA.address, twinA.carer, twinA.phone, opener.id, opener.address, opener.carer, opener.phone,
 		abs.id, abs.given, abs.family, abs.nhs, abs.address, abs.carer, abs.phone,
 		gone.id, gone.given, gone.family, gone.nhs, gone.address, gone.carer, gone.phone}
 	check := func(where string) {
@@ -152,7 +170,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 		if got := search(t, h, url.Values{"family": {stays.family}, "birth_date": {stays.dob}}); got.Count != 1 {
 			t.Errorf("%s: search for the child given back: %d results", where, got.Count)
 		}
-		for _, id := range []string{batchSplitID, splitID, absID, s3} {
+		for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID} {
 			if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != http.StatusGone {
 				t.Errorf("%s: erased child %s: %d", where, id, code)
 			}

@@ -330,3 +330,52 @@ func TestCommandsOnAChildWithAPoisonMessage(t *testing.T) {
 	waitProjected(t, h)
 	mustBeShielded(t, h, a, "Stanmore", "Elm Grove")
 }
+
+// TestAnUnmergeBringsNoRevealBack: a child-protection practitioner reveals
+// a shielded child's record; a steward merges the child into another and
+// the practitioner leaves it (the end lands on the survivor); the steward
+// undoes the merge. The restored child is behind its shield again: the
+// reveal opened a record that the merge ended.
+func TestAnUnmergeBringsNoRevealBack(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	x := kid{agency: "health", system: "pas", id: "RX-REV-61", given: "Leocadia", family: "Fernsby", dob: "2014-01-20", gender: "female",
+		nhs: "9935181901", postcode: "LS10 2DD", address: "4 Cobnut Lane", carer: "Gwendolen", phone: "07700 900661"}
+	y := kid{agency: "social-care", system: "mosaic", id: "SC-REV-62", given: "Ambrose", family: "Kettlewell", dob: "2013-07-07", gender: "male",
+		nhs: "9378657974", postcode: "LS11 3EE", address: "8 Damson Row"}
+	send(t, h, x, y)
+	xID, yID := childOf(t, h, x.agency, x.system, x.id), childOf(t, h, y.agency, y.system, y.id)
+	survID, absID, abs := xID, yID, y
+	if yID < xID {
+		survID, absID, abs = yID, xID, x
+	}
+	shieldChild(t, h, absID)
+	cp := tokenFor(t, h, "protection", access.RoleChildProtection)
+	body, _ := json.Marshal(map[string]any{"reason": "section 47 enquiry tonight", "acknowledge_warning": true})
+	if code, resp := status(t, h, "POST", cp, "/v1/children/"+absID+"/reveal", body); code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("reveal: %d %s", code, resp)
+	}
+	waitProjected(t, h)
+	if code, resp := status(t, h, "GET", cp, "/v1/children/"+absID, nil); code != 200 || !strings.Contains(resp, abs.address) {
+		t.Fatalf("the revealed record: %d %s", code, resp)
+	}
+	if code, resp := call(t, h, "POST", "/v1/children/"+survID+"/merge", map[string]string{"other": absID, "reason": "looked the same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, resp)
+	}
+	waitProjected(t, h)
+	if code, resp := status(t, h, "DELETE", cp, "/v1/children/"+absID+"/reveal", nil); code >= 500 {
+		t.Fatalf("end reveal: %d %s", code, resp)
+	}
+	if code, resp := call(t, h, "POST", "/v1/children/"+survID+"/unmerge", map[string]string{"absorbed": absID, "reason": "two children"}); code != 200 {
+		t.Fatalf("unmerge: %d %s", code, resp)
+	}
+	waitProjected(t, h)
+	for _, where := range []string{"after the unmerge", "after a rebuild"} {
+		if code, resp := status(t, h, "GET", cp, "/v1/children/"+absID, nil); code != 200 || strings.Contains(resp, abs.address) || strings.Contains(resp, abs.postcode) {
+			t.Fatalf("%s the reveal came back: %d %s", where, code, resp)
+		}
+		if err := h.Dir.Rebuild(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

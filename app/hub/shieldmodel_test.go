@@ -586,6 +586,9 @@ func (m *shieldModel) sourceMerge() string {
 	b := &source{agency: "health", system: a.system, id: "R" + m.token(), p: p}
 	m.sources[b.key()] = b
 	m.record(b, false, p.given)
+	// The two records share their system: its name is unique to neither,
+	// and either may be shown where the other is hidden.
+	a.hidden, b.hidden = without(a.hidden, a.system), without(b.hidden, a.system)
 	b.body["child"].(map[string]any)["name"].(map[string]any)["family"] = p.family + "-" + m.token()
 	m.send(b)
 	m.settle()
@@ -1122,6 +1125,17 @@ func (m *shieldModel) survivorOfKnown(id string) string {
 		return id
 	}
 	return m.survivorOf(id)
+}
+
+// without is vs with v left out.
+func without(vs []string, v string) []string {
+	out := vs[:0:0]
+	for _, x := range vs {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func sortedKeys[V any](mp map[string]V) []string {

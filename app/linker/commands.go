@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -321,6 +322,10 @@ func (l *Linker) planSplit(ctx context.Context, from uuid.UUID, keys []record.So
 	} else if rt == rf {
 		return p, uuid.Nil, ErrSameChild
 	}
+	earlier, err := earlierFeeds(ctx, l.js, from, moving)
+	if err != nil {
+		return p, uuid.Nil, err
+	}
 	moved := make([]record.SourceKey, 0, len(moving))
 	for _, ss := range state.Active() {
 		k := ss.Source.Key()
@@ -328,6 +333,7 @@ func (l *Linker) planSplit(ctx context.Context, from uuid.UUID, keys []record.So
 			continue
 		}
 		st := ss.Statement()
+		st.Earlier = earlierThan(earlier[k], st.FeedSeq)
 		st.Link = child.Link{Rule: "steward-split"}
 		destEvents = append(destEvents, child.Event{Type: child.TypeStated, At: now, Stated: &st})
 		moved = append(moved, k)
@@ -351,4 +357,59 @@ func (l *Linker) planSplit(ctx context.Context, from uuid.UUID, keys []record.So
 		child.Event{Type: child.TypeSourcesMovedOut, At: now, MovedOut: &child.SourcesMovedOut{Sources: moved, To: to.String(), Decision: d}},
 		child.Event{Type: child.TypeNotLinked, At: now, NotLinked: &child.NotLinked{Other: to.String(), Decision: d}})
 	return p, to, nil
+}
+
+// earlierFeeds reads, from a child's own subject, the FEEDS sequences of
+// every statement and withdrawal of the given records there, and those the
+// copies among them carried. A split or an unmerge gives the other child
+// copies with them (Stated.Earlier): the FEEDS messages of a record's
+// earlier versions are otherwise named only here, and this subject may be
+// erased first.
+func earlierFeeds(ctx context.Context, js jetstream.JetStream, id uuid.UUID, keys map[record.SourceKey]bool) (map[record.SourceKey][]uint64, error) {
+	out := map[record.SourceKey][]uint64{}
+	add := func(st *child.Stated) {
+		if k := st.Source.Key(); keys[k] {
+			out[k] = append(out[k], st.FeedSeq)
+			out[k] = append(out[k], st.Earlier...)
+		}
+	}
+	err := EachChildMsg(ctx, js, id, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
+		_, b, err := DecodeChildMsg(m.Subject, m.Data)
+		if err != nil {
+			return true, nil // parked: skipped by every reader
+		}
+		for _, e := range b.Events {
+			switch {
+			case e.Stated != nil:
+				add(e.Stated)
+			case e.Withdrawn != nil && keys[e.Withdrawn.Source]:
+				out[e.Withdrawn.Source] = append(out[e.Withdrawn.Source], e.Withdrawn.FeedSeq)
+			case e.Absorbed != nil:
+				for i := range e.Absorbed.Sources {
+					add(&e.Absorbed.Sources[i])
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("linker: earlier statements: %w", err)
+	}
+	return out, nil
+}
+
+// earlierThan is seqs without repeats, zeros and the copy's own.
+func earlierThan(seqs []uint64, own uint64) []uint64 {
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
+	out := seqs[:0]
+	for _, s := range seqs {
+		if s != 0 && s != own {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

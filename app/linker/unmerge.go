@@ -69,6 +69,10 @@ func (l *Linker) planUnmerge(ctx context.Context, survivor, absorbed uuid.UUID, 
 	if err != nil {
 		return p, err
 	}
+	earlier, err := earlierFeeds(ctx, l.js, survivor, brought)
+	if err != nil {
+		return p, err
+	}
 	now := l.now().UTC()
 	back := []child.Event{{Type: child.TypeUnmerged, At: now, Unmerged: &child.Unmerged{Survivor: survivor.String(), Decision: d}}}
 	var moved []record.SourceKey
@@ -78,6 +82,7 @@ func (l *Linker) planUnmerge(ctx context.Context, survivor, absorbed uuid.UUID, 
 			continue
 		}
 		st := ss.Statement()
+		st.Earlier = earlierThan(earlier[k], st.FeedSeq)
 		back = append(back, child.Event{Type: child.TypeStated, At: now, Stated: &st})
 		if ss.Withdrawn {
 			back = append(back, child.Event{Type: child.TypeWithdrawn, At: now, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -269,6 +270,30 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 			decide(i, true)
 		}
 	}
+	// The FEEDS messages of the erased records' statements while the
+	// origin held them are the erased child's too, whether or not the
+	// CHILDREN message that stated them can go.
+	var others []uint64
+	for _, m := range msgs {
+		for _, e := range m.events {
+			if e.Stated != nil && erasedHere(e.Stated.Source.Key()) {
+				c.feedSeqs[e.Stated.FeedSeq] = true
+				for _, f := range e.Stated.Earlier {
+					c.feedSeqs[f] = true
+				}
+			}
+			if e.Withdrawn != nil {
+				if erasedHere(e.Withdrawn.Source) {
+					c.feedSeqs[e.Withdrawn.FeedSeq] = true
+				} else {
+					others = append(others, e.Withdrawn.FeedSeq)
+				}
+			}
+		}
+	}
+	if err := s.addMergeMessages(ctx, others, c); err != nil {
+		return kept, err
+	}
 	now := s.now().UTC()
 	for i, m := range msgs {
 		p := plans[i]
@@ -278,16 +303,6 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		case p.keep:
 			kept++
 			continue
-		}
-		for _, e := range m.events {
-			// The FEEDS messages of the erased records' statements while
-			// the origin held them are the erased child's too.
-			if e.Stated != nil && erasedHere(e.Stated.Source.Key()) {
-				c.feedSeqs[e.Stated.FeedSeq] = true
-			}
-			if e.Withdrawn != nil && erasedHere(e.Withdrawn.Source) {
-				c.feedSeqs[e.Withdrawn.FeedSeq] = true
-			}
 		}
 		if len(p.restate) > 0 {
 			for j := range p.restate {
@@ -366,4 +381,39 @@ func (h holdings) apply(e child.Event) {
 			h[k] = false
 		}
 	}
+}
+
+// addMergeMessages adds to the copies the FEEDS messages, among seqs, that
+// one of the erased records sent. A source that merges two of its records
+// sends one message, the surviving record's, and the linker records it as
+// the other record's withdrawal: when the other record is not the erased
+// child's, its withdrawal still points at the erased record's message.
+func (s *Service) addMergeMessages(ctx context.Context, seqs []uint64, c copies) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	feeds, err := s.JS.Stream(ctx, natsjs.StreamFeeds)
+	if err != nil {
+		return fmt.Errorf("erase: %w", err)
+	}
+	for _, seq := range seqs {
+		if seq == 0 || c.feedSeqs[seq] {
+			continue
+		}
+		m, err := feeds.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("erase: read FEEDS %d: %w", seq, err)
+		}
+		rec, err := linker.DecodeFeedMsg(m.Subject, m.Data)
+		if err != nil {
+			continue // parked: the linker applied nothing of it
+		}
+		if c.sources[rec.Source.Key().String()] {
+			c.feedSeqs[seq] = true
+		}
+	}
+	return nil
 }

@@ -76,6 +76,11 @@ type Stated struct {
 	// StatedAt is when the hub first heard the statement, on a copy made
 	// by a merge, split or unmerge; unset, the event's own time is.
 	StatedAt *time.Time `json:"stated_at,omitempty"`
+	// Earlier are the FEEDS sequences of the record's earlier statements
+	// and withdrawals, on a copy a split or an unmerge made: the subject
+	// that holds them may be erased before this child, whose erasure must
+	// still find every FEEDS message of its records.
+	Earlier []uint64 `json:"earlier_feed_seqs,omitempty"`
 }
 
 // Withdrawn says a source no longer holds the record (it deleted it, or the

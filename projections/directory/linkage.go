@@ -36,7 +36,11 @@ func queueLinkage(b *pgx.Batch, seq uint64, id uuid.UUID, e child.Event) {
 func linkageOps(seq uint64, id uuid.UUID, e child.Event) []linkageOp {
 	switch e.Type {
 	case child.TypeErased:
-		return []linkageOp{erased{id}}
+		by := ""
+		if e.Erased != nil {
+			by = e.Erased.By
+		}
+		return []linkageOp{erased{child: id, by: by, at: e.At}}
 	case child.TypeReviewRequested:
 		r := e.Review
 		cand, err := uuid.Parse(r.Candidate)
@@ -191,6 +195,10 @@ type mergeFollowed struct {
 }
 
 func (op mergeFollowed) queue(b *pgx.Batch) {
+	// A reveal opened the absorbed child's record; that record stands no
+	// more, and an unmerge must not bring the reveal back with it: the
+	// merged record (or the restored one) needs a reveal of its own.
+	b.Queue(`update shield_reveals set until = $2 where child_id = $1 and until > $2`, op.absorbed, pgTime(op.at))
 	b.Queue(`update review_tasks set child_id = $2 where status = 'open' and child_id = $1`, op.absorbed, op.survivor)
 	b.Queue(`update review_tasks set candidate_id = $2 where status = 'open' and candidate_id = $1`, op.absorbed, op.survivor)
 	b.Queue(`update review_tasks set status = 'linked', decided_by = $2, decided_at = $3, reason = 'answered by a merge'
@@ -198,6 +206,12 @@ func (op mergeFollowed) queue(b *pgx.Batch) {
 }
 
 func (op mergeFollowed) applyTo(t *bulkTables) {
+	at := pgTime(op.at)
+	for _, r := range t.reveals {
+		if r.child == op.absorbed && r.until.After(at) {
+			r.until = at
+		}
+	}
 	if op.absorbed != op.survivor {
 		keep := t.byChild[op.absorbed][:0]
 		for _, r := range t.byChild[op.absorbed] {

@@ -161,12 +161,23 @@ func (s *Store) RetentionCandidates(ctx context.Context, today time.Time) ([]Lif
 // identifiers; the fold drops them, see writeChildren), break-glass
 // reveals (their reasons are free text), the
 // evidence and source record of review tasks pairing it, and the reasons of
-// decisions about it. The ids stay: the audit trail and the decision log
-// still prove that the child existed and what was decided.
-type erased struct{ child uuid.UUID }
+// decisions about it. Its open tasks close as "erased": there is no child
+// left to compare, and a steward's queue holds only what can be decided.
+// The ids stay: the audit trail and the decision log still prove that the
+// child existed and what was decided.
+type erased struct {
+	child uuid.UUID
+	by    string    // who erased it (the lifecycle)
+	at    time.Time // the tombstone's time
+}
+
+// erasedTaskReason closes a review task whose child or candidate was erased.
+const erasedTaskReason = "one of the two children was erased"
 
 func (op erased) queue(b *pgx.Batch) {
 	b.Queue(`delete from shield_reveals where child_id = $1`, op.child)
+	b.Queue(`update review_tasks set status = 'erased', decided_by = $2, decided_at = $3, reason = $4
+		where status = 'open' and (child_id = $1 or candidate_id = $1)`, op.child, op.by, pgTime(op.at), erasedTaskReason)
 	b.Queue(`update review_tasks set evidence = null, source_agency = null, source_system = null, source_record_id = null
 		where child_id = $1 or candidate_id = $1`, op.child)
 	b.Queue(`update linkage_decisions set reason = null where (child_id = $1 or other_id = $1) and reason is not null`, op.child)
@@ -178,7 +189,13 @@ func (op erased) applyTo(t *bulkTables) {
 			delete(t.reveals, k)
 		}
 	}
-	clear := func(r *taskRow) { r.evidence, r.agency, r.system, r.recordID = nil, nil, nil, nil }
+	reason := erasedTaskReason
+	clear := func(r *taskRow) {
+		if r.status == "open" {
+			r.decide("erased", op.by, op.at, &reason)
+		}
+		r.evidence, r.agency, r.system, r.recordID = nil, nil, nil, nil
+	}
 	for _, r := range t.byChild[op.child] {
 		clear(r)
 	}
