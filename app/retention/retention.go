@@ -286,27 +286,18 @@ func (s *Service) collect(ctx context.Context, id uuid.UUID) (copies, error) {
 	if err != nil {
 		return c, fmt.Errorf("erase: read history: %w", err)
 	}
-	// The history weaves in every child ever merged into this one, and
-	// every record it ever held; what is the child's now is less. A child
-	// a steward unmerged stands again with her own records, and records
-	// split off belong to the child they went to: erasing this child takes
-	// none of theirs. Its children are those merged into it still; its
-	// records are those its own subject holds after its last event (the
-	// merged children's came to it as copies in their absorbed events).
+	// The history weaves in the children merged into this one now (a child
+	// a steward unmerged stands again, with her own history): they are its
+	// children. Its records are those its own subject holds after its last
+	// event (the merged children's came to it as copies in their absorbed
+	// events); records split off belong to the child they went to, and
+	// erasing this child takes none of theirs.
 	c.children = append(c.children, id)
 	kids := map[string]bool{id.String(): true}
 	for _, r := range hist {
-		if _, seen := kids[r.ChildID]; seen {
-			continue
-		}
-		k := uuid.MustParse(r.ChildID)
-		in, err := s.mergedInto(ctx, k, id)
-		if err != nil {
-			return c, err
-		}
-		kids[r.ChildID] = in
-		if in {
-			c.children = append(c.children, k)
+		if !kids[r.ChildID] {
+			kids[r.ChildID] = true
+			c.children = append(c.children, uuid.MustParse(r.ChildID))
 		}
 	}
 	held := holdings{}
@@ -340,14 +331,11 @@ func (s *Service) collect(ctx context.Context, id uuid.UUID) (copies, error) {
 		}
 		if ids := st.Child.Identifiers; ids != nil {
 			for _, v := range []string{ids.NHSNumber, ids.UPN} {
-				if v != "" {
-					c.values[strings.ToLower(v)] = true
+				if v == "" {
+					continue
 				}
-			}
-		}
-		if ids := st.Child.Identifiers; ids != nil {
-			for _, v := range []string{ids.NHSNumber, ids.UPN} {
-				if v != "" && !seen[v] {
+				c.values[strings.ToLower(v)] = true
+				if !seen[v] {
 					seen[v] = true
 					c.idents = append(c.idents, v)
 				}
@@ -379,29 +367,6 @@ func (s *Service) collect(ctx context.Context, id uuid.UUID) (copies, error) {
 	}
 	delete(c.feedSeqs, 0)
 	return c, nil
-}
-
-// mergedInto says whether k is merged into id now, directly or through
-// children merged in turn.
-func (s *Service) mergedInto(ctx context.Context, k, id uuid.UUID) (bool, error) {
-	for depth := 0; depth < 32; depth++ {
-		st, _, err := linker.LoadChild(ctx, s.JS, k)
-		if err != nil {
-			return false, fmt.Errorf("erase: read %s: %w", k, err)
-		}
-		if st.MergedInto == "" {
-			return false, nil
-		}
-		next, err := uuid.Parse(st.MergedInto)
-		if err != nil {
-			return false, fmt.Errorf("erase: survivor of %s: %w", k, err)
-		}
-		if next == id {
-			return true, nil
-		}
-		k = next
-	}
-	return false, nil
 }
 
 // Erase erases the child's personal data from every copy the hub keeps.
