@@ -28,6 +28,8 @@ import (
 //     keeps.
 //   - The survivor of an undone merge: the child it gave back stands, with
 //     her records, in the log and the directory.
+//   - A record's earlier version, named on another child's subject only in
+//     a message an earlier erasure deleted and restated.
 func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	ctx := context.Background()
 	cfg := newConfig(t)
@@ -132,7 +134,36 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	send(t, h, u2)
 	destID := splitOff(t, h, origID, "another boy", u2)
 
-	for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID} {
+	// 5. A record sent twice, split off with another at once (one message
+	// states both), the other split off again. The first child goes, then
+	// the other record's child, then the child holding the record sent
+	// twice: its first version's FEEDS message is named, by then, only in
+	// what the second erasure restated of it.
+	c5 := kid{agency: "health", system: "pas", id: "RX-STAY-51", given: "Peregrine", family: "Hollowell", dob: "2011-03-27", gender: "male",
+		nhs: "9876544322", postcode: "LS16 5PQ", address: "7 Bracken Rise", carer: "Marguerite", phone: "07700 900751"}
+	a5 := c5
+	a5.agency, a5.system, a5.id, a5.address, a5.carer, a5.phone = "education", "sims", "E-PAIR-52", "3 Heron Wharf", "Cordelia", "07700 900752"
+	b5 := c5
+	b5.agency, b5.system, b5.id, b5.address, b5.carer, b5.phone = "social-care", "mosaic", "SC-TWICE-53", "12 Willow Garth", "Seraphina", "07700 900753"
+	b5v2 := b5
+	b5v2.address = "14 Willow Garth"
+	send(t, h, c5)
+	send(t, h, a5)
+	send(t, h, b5)
+	send(t, h, b5v2)
+	x5 := childOf(t, h, c5.agency, c5.system, c5.id)
+	for _, k := range []kid{a5, b5} {
+		if got := childOf(t, h, k.agency, k.system, k.id); got != x5 {
+			t.Fatalf("%s is on %s, want %s", k.id, got, x5)
+		}
+	}
+	n5 := splitOff(t, h, x5, "two other children", a5, b5v2)
+	if n := messagesStating(t, h, n5, a5.id, b5.id); n != 1 {
+		t.Fatalf("the two records are stated in %d messages of the new child, want one", n)
+	}
+	n52 := splitOff(t, h, n5, "not the same child", a5)
+
+	for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID, x5, n52, n5} {
 		if err := h.Retention.Erase(ctx, uuid.MustParse(id), "steward-request", "test", "hub/test"); err != nil {
 			t.Fatalf("erase %s: %v", id, err)
 		}
@@ -144,7 +175,8 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 
 	erased := []string{ro.id, ro.address, ro.carer, ro.phone, u.id, u.address, u.carer, u.phone, u2.address, twinA.id, twinA.address, twinA.carer, twinA.phone, opener.id, opener.address, opener.carer, opener.phone,
 		abs.id, abs.given, abs.family, abs.nhs, abs.address, abs.carer, abs.phone,
-		gone.id, gone.given, gone.family, gone.nhs, gone.address, gone.carer, gone.phone}
+		gone.id, gone.given, gone.family, gone.nhs, gone.address, gone.carer, gone.phone,
+		c5.id, c5.address, c5.carer, c5.phone, a5.id, a5.address, a5.carer, b5.id, b5.address, b5v2.address, b5.carer, b5.phone}
 	check := func(where string) {
 		t.Helper()
 		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), erased, where+": event log")
@@ -170,7 +202,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 		if got := search(t, h, url.Values{"family": {stays.family}, "birth_date": {stays.dob}}); got.Count != 1 {
 			t.Errorf("%s: search for the child given back: %d results", where, got.Count)
 		}
-		for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID} {
+		for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID, x5, n52, n5} {
 			if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != http.StatusGone {
 				t.Errorf("%s: erased child %s: %d", where, id, code)
 			}

@@ -732,6 +732,12 @@ func (m *shieldModel) erase() string {
 	for _, k := range m.srcs[id] {
 		for _, v := range m.sources[k].hidden {
 			m.gone[v] = id
+			if v == m.sources[k].system {
+				// The agency's system, not the child's: its name is in the
+				// subject every record it sends arrives on, and a stream's
+				// index (index.db) keeps subject names until its next write.
+				continue
+			}
 			values = append(values, v)
 		}
 		// Its records are no one's now: the model sends them no more.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -333,7 +332,7 @@ func (l *Linker) planSplit(ctx context.Context, from uuid.UUID, keys []record.So
 			continue
 		}
 		st := ss.Statement()
-		st.Earlier = earlierThan(earlier[k], st.FeedSeq)
+		st.Earlier = child.EarlierThan(earlier[k], st.FeedSeq)
 		st.Link = child.Link{Rule: "steward-split"}
 		destEvents = append(destEvents, child.Event{Type: child.TypeStated, At: now, Stated: &st})
 		moved = append(moved, k)
@@ -367,28 +366,17 @@ func (l *Linker) planSplit(ctx context.Context, from uuid.UUID, keys []record.So
 // erased first.
 func earlierFeeds(ctx context.Context, js jetstream.JetStream, id uuid.UUID, keys map[record.SourceKey]bool) (map[record.SourceKey][]uint64, error) {
 	out := map[record.SourceKey][]uint64{}
-	add := func(st *child.Stated) {
-		if k := st.Source.Key(); keys[k] {
-			out[k] = append(out[k], st.FeedSeq)
-			out[k] = append(out[k], st.Earlier...)
-		}
-	}
 	err := EachChildMsg(ctx, js, id, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		_, b, err := DecodeChildMsg(m.Subject, m.Data)
 		if err != nil {
 			return true, nil // parked: skipped by every reader
 		}
 		for _, e := range b.Events {
-			switch {
-			case e.Stated != nil:
-				add(e.Stated)
-			case e.Withdrawn != nil && keys[e.Withdrawn.Source]:
-				out[e.Withdrawn.Source] = append(out[e.Withdrawn.Source], e.Withdrawn.FeedSeq)
-			case e.Absorbed != nil:
-				for i := range e.Absorbed.Sources {
-					add(&e.Absorbed.Sources[i])
+			e.EachFeedSeq(func(k record.SourceKey, seq uint64) {
+				if keys[k] {
+					out[k] = append(out[k], seq)
 				}
-			}
+			})
 		}
 		return true, nil
 	})
@@ -396,20 +384,4 @@ func earlierFeeds(ctx context.Context, js jetstream.JetStream, id uuid.UUID, key
 		return nil, fmt.Errorf("linker: earlier statements: %w", err)
 	}
 	return out, nil
-}
-
-// earlierThan is seqs without repeats, zeros and the copy's own.
-func earlierThan(seqs []uint64, own uint64) []uint64 {
-	slices.Sort(seqs)
-	seqs = slices.Compact(seqs)
-	out := seqs[:0]
-	for _, s := range seqs {
-		if s != 0 && s != own {
-			out = append(out, s)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }

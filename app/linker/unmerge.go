@@ -82,7 +82,7 @@ func (l *Linker) planUnmerge(ctx context.Context, survivor, absorbed uuid.UUID, 
 			continue
 		}
 		st := ss.Statement()
-		st.Earlier = earlierThan(earlier[k], st.FeedSeq)
+		st.Earlier = child.EarlierThan(earlier[k], st.FeedSeq)
 		back = append(back, child.Event{Type: child.TypeStated, At: now, Stated: &st})
 		if ss.Withdrawn {
 			back = append(back, child.Event{Type: child.TypeWithdrawn, At: now, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})

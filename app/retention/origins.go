@@ -114,6 +114,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 	// shield event is.
 	final := child.NewState(origin.String())
 	held := holdings{}
+	feeds := map[record.SourceKey][]uint64{} // every FEEDS sequence the origin's events name, per record
 	lastShield := [2]int{-1, -1}
 	err = linker.EachChildMsg(ctx, s.JS, origin, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		_, b, err := childmsg.Decode(m.Subject, m.Data)
@@ -123,6 +124,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		final.Apply(b)
 		for i, e := range b.Events {
 			held.apply(e)
+			e.EachFeedSeq(func(k record.SourceKey, seq uint64) { feeds[k] = append(feeds[k], seq) })
 			if e.Type == child.TypeShieldApplied || e.Type == child.TypeShieldLifted {
 				lastShield = [2]int{len(msgs), i}
 			}
@@ -159,7 +161,12 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 				p.keep = true
 				return
 			}
+			// The restatement names every FEEDS message the deleted
+			// messages named for the record (a withdrawn record's state
+			// keeps only its withdrawal's): erasing the origin later
+			// finds them through it.
 			stmt := ss.Statement()
+			stmt.Earlier = child.EarlierThan(feeds[k], stmt.FeedSeq)
 			p.restate = append(p.restate, child.Event{Type: child.TypeStated, Stated: &stmt})
 			if ss.Withdrawn {
 				p.restate = append(p.restate, child.Event{Type: child.TypeWithdrawn, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})
@@ -276,19 +283,14 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 	var others []uint64
 	for _, m := range msgs {
 		for _, e := range m.events {
-			if e.Stated != nil && erasedHere(e.Stated.Source.Key()) {
-				c.feedSeqs[e.Stated.FeedSeq] = true
-				for _, f := range e.Stated.Earlier {
-					c.feedSeqs[f] = true
+			e.EachFeedSeq(func(k record.SourceKey, seq uint64) {
+				switch {
+				case erasedHere(k):
+					c.feedSeqs[seq] = true
+				case e.Withdrawn != nil:
+					others = append(others, seq)
 				}
-			}
-			if e.Withdrawn != nil {
-				if erasedHere(e.Withdrawn.Source) {
-					c.feedSeqs[e.Withdrawn.FeedSeq] = true
-				} else {
-					others = append(others, e.Withdrawn.FeedSeq)
-				}
-			}
+			})
 		}
 	}
 	if err := s.addMergeMessages(ctx, others, c); err != nil {

@@ -8,6 +8,7 @@ package child
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -164,6 +165,50 @@ type Revealed struct {
 type ShieldLifted struct {
 	LiftedBy string `json:"lifted_by"`
 	Reason   string `json:"reason"`
+}
+
+// EachFeedSeq calls fn with every FEEDS sequence the event names for a
+// source record: a statement's own and the earlier ones it carries (on the
+// copies of a merge too), a withdrawal's. A record's FEEDS messages are
+// named only in its events: a copy made of them must carry them on
+// (Stated.Earlier), or erasing the child deletes its events and leaves the
+// messages behind.
+func (e Event) EachFeedSeq(fn func(k record.SourceKey, seq uint64)) {
+	stated := func(st *Stated) {
+		k := st.Source.Key()
+		fn(k, st.FeedSeq)
+		for _, f := range st.Earlier {
+			fn(k, f)
+		}
+	}
+	switch {
+	case e.Stated != nil:
+		stated(e.Stated)
+	case e.Withdrawn != nil:
+		fn(e.Withdrawn.Source, e.Withdrawn.FeedSeq)
+	case e.Absorbed != nil:
+		for i := range e.Absorbed.Sources {
+			stated(&e.Absorbed.Sources[i])
+		}
+	}
+}
+
+// EarlierThan is the Stated.Earlier of a copy whose own FEEDS sequence is
+// own: seqs without repeats, zeros and own, in order.
+func EarlierThan(seqs []uint64, own uint64) []uint64 {
+	seqs = slices.Clone(seqs)
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
+	out := seqs[:0]
+	for _, s := range seqs {
+		if s != 0 && s != own {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // SourcesNamed lists the source records an event states or names: the
