@@ -30,6 +30,8 @@ import (
 //     her records, in the log and the directory.
 //   - A record's earlier version, named on another child's subject only in
 //     a message an earlier erasure deleted and restated.
+//   - A record split off the survivor of a merge that copied it: the merge
+//     is said again without it, and still undoes.
 func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	ctx := context.Background()
 	cfg := newConfig(t)
@@ -163,7 +165,34 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	}
 	n52 := splitOff(t, h, n5, "not the same child", a5)
 
-	for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID, x5, n52, n5} {
+	// 6. A child merged into another, one of its records split off the
+	// survivor, and the child that record went to erased: the survivor's
+	// merge copy held the record. The merge stands, and an unmerge later
+	// still brings the absorbed child's other record back.
+	a6 := kid{agency: "health", system: "pas", id: "RX-MERGED-61", given: "Leofric", family: "Dunstable", dob: "2012-01-19", gender: "male",
+		nhs: "9434765919", postcode: "LS17 8DD", address: "2 Gorse Hill", carer: "Millicent", phone: "07700 900761"}
+	b6 := kid{agency: "social-care", system: "mosaic", id: "SC-MERGED-62", given: "Rosamund", family: "Fitzwarren", dob: "2013-10-02", gender: "female",
+		nhs: "9434765927", postcode: "LS18 4EE", address: "5 Sedge Bank", carer: "Theodora", phone: "07700 900762"}
+	b62 := b6
+	b62.agency, b62.system, b62.id, b62.address, b62.carer, b62.phone = "education", "sims", "E-SPLIT-63", "9 Crowberry Lane", "Philomena", "07700 900763"
+	send(t, h, a6)
+	send(t, h, b6)
+	send(t, h, b62)
+	aID6, bID6 := childOf(t, h, a6.agency, a6.system, a6.id), childOf(t, h, b6.agency, b6.system, b6.id)
+	if got := childOf(t, h, b62.agency, b62.system, b62.id); got != bID6 {
+		t.Fatalf("%s is on %s, want %s", b62.id, got, bID6)
+	}
+	surv6, abs6 := aID6, bID6
+	if bID6 < aID6 {
+		surv6, abs6 = bID6, aID6
+	}
+	if code, body := call(t, h, "POST", "/v1/children/"+surv6+"/merge", map[string]string{"other": abs6, "reason": "looked the same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	c6 := splitOff(t, h, surv6, "another girl", b62)
+
+	for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID, x5, n52, n5, c6} {
 		if err := h.Retention.Erase(ctx, uuid.MustParse(id), "steward-request", "test", "hub/test"); err != nil {
 			t.Fatalf("erase %s: %v", id, err)
 		}
@@ -176,12 +205,13 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	erased := []string{ro.id, ro.address, ro.carer, ro.phone, u.id, u.address, u.carer, u.phone, u2.address, twinA.id, twinA.address, twinA.carer, twinA.phone, opener.id, opener.address, opener.carer, opener.phone,
 		abs.id, abs.given, abs.family, abs.nhs, abs.address, abs.carer, abs.phone,
 		gone.id, gone.given, gone.family, gone.nhs, gone.address, gone.carer, gone.phone,
-		c5.id, c5.address, c5.carer, c5.phone, a5.id, a5.address, a5.carer, b5.id, b5.address, b5v2.address, b5.carer, b5.phone}
+		c5.id, c5.address, c5.carer, c5.phone, a5.id, a5.address, a5.carer, b5.id, b5.address, b5v2.address, b5.carer, b5.phone,
+		b62.id, b62.address, b62.carer, b62.phone}
 	check := func(where string) {
 		t.Helper()
 		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), erased, where+": event log")
 		// What the others hold is still there.
-		for _, v := range []string{r0.address, twinB.address, twinB.carer, second.address, surv.address, stays.address, stays.carer} {
+		for _, v := range []string{r0.address, twinB.address, twinB.carer, second.address, surv.address, stays.address, stays.carer, a6.address, b6.address, b6.carer} {
 			if !treeHolds(t, filepath.Join(cfg.DataDir, "jetstream"), v) {
 				t.Errorf("%s: the event log lost %q, which a child still standing holds", where, v)
 			}
@@ -202,7 +232,10 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 		if got := search(t, h, url.Values{"family": {stays.family}, "birth_date": {stays.dob}}); got.Count != 1 {
 			t.Errorf("%s: search for the child given back: %d results", where, got.Count)
 		}
-		for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID, x5, n52, n5} {
+		if code, body := viewAs(t, h, steward, "/v1/children/"+surv6); code != 200 || !strings.Contains(string(body), a6.carer) || !strings.Contains(string(body), b6.carer) || strings.Contains(string(body), b62.carer) {
+			t.Errorf("%s: the survivor of the merge: %d %s", where, code, body)
+		}
+		for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID, x5, n52, n5, c6} {
 			if code, _ := viewAs(t, h, readerToken(t, h), "/v1/children/"+id); code != http.StatusGone {
 				t.Errorf("%s: erased child %s: %d", where, id, code)
 			}
@@ -226,6 +259,19 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	send(t, h, stays)
 	if got := childOf(t, h, stays.agency, stays.system, stays.id); got != a3 {
 		t.Fatalf("the child given back is now %s, want %s", got, a3)
+	}
+	// The merge said again still undoes: the absorbed child gets her
+	// record back.
+	if code, body := call(t, h, "POST", "/v1/children/"+surv6+"/unmerge", map[string]string{"absorbed": abs6, "reason": "two children"}); code != 200 {
+		t.Fatalf("unmerge after the erasure: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	back6 := b6
+	if abs6 == aID6 {
+		back6 = a6
+	}
+	if code, body := viewAs(t, h, steward, "/v1/children/"+abs6); code != 200 || !strings.Contains(string(body), back6.carer) {
+		t.Errorf("the child unmerged after the erasure: %d %s", code, body)
 	}
 }
 

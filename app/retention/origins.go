@@ -180,6 +180,20 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 			// it the origin still ends without the record.
 		}
 	}
+	// stillMerged says whether the child absorbed in message i is merged
+	// into the origin at the end: no later message unmerges it (the
+	// survivor's half of an unmerge moves records out to it and decides
+	// the pair apart).
+	stillMerged := func(i int, absorbed string) bool {
+		for _, m := range msgs[i+1:] {
+			for _, e := range m.events {
+				if (e.MovedOut != nil && e.MovedOut.To == absorbed) || (e.NotLinked != nil && e.NotLinked.Other == absorbed) {
+					return false
+				}
+			}
+		}
+		return true
+	}
 	// pinned are erased records stated in a message that stays: the
 	// moved-out event that takes them off the origin stays with it.
 	pinned := map[record.SourceKey]bool{}
@@ -200,15 +214,43 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 					p.keep = true
 				}
 			case e.Absorbed != nil:
-				// A merge copy is the merge: kept unless every record it
-				// copied is an erased one (an unmerge took them back).
+				// A merge copy that copied an erased record goes. While the
+				// absorbed child is still merged into the origin, the merge
+				// is said again with the copies of the records the origin
+				// still holds, as it holds them (an unmerge brings back what
+				// the last merge copied); once it was unmerged, the records
+				// are the origin's own or gone from it, like statements.
+				erasedCopy := false
 				for _, k := range e.SourcesNamed() {
-					if erasedHere(k) {
-						p.names = true
-					} else {
-						p.keep = true
+					erasedCopy = erasedCopy || erasedHere(k)
+				}
+				if !erasedCopy {
+					p.keep = true
+					continue
+				}
+				p.names = true
+				if !stillMerged(i, e.Absorbed.Absorbed) {
+					for _, k := range e.SourcesNamed() {
+						if !erasedHere(k) {
+							own(p, k, e)
+						}
+					}
+					continue
+				}
+				ab := &child.Absorbed{Absorbed: e.Absorbed.Absorbed, Decision: e.Absorbed.Decision}
+				for _, k := range e.SourcesNamed() {
+					ss := final.Sources[k]
+					if erasedHere(k) || !held[k] || ss == nil {
+						continue
+					}
+					stmt := ss.Statement()
+					stmt.Earlier = child.EarlierThan(feeds[k], stmt.FeedSeq)
+					ab.Sources = append(ab.Sources, stmt)
+					if ss.Withdrawn {
+						ab.Withdrawn = append(ab.Withdrawn, k)
 					}
 				}
+				p.restate = append(p.restate, child.Event{Type: e.Type, Absorbed: ab})
 			case e.MovedOut != nil:
 				if !movedOut {
 					continue
@@ -340,6 +382,8 @@ func scrubReason(e *child.Event, values map[string]bool) {
 		d = &e.NotLinked.Decision
 	case e.MovedOut != nil:
 		d = &e.MovedOut.Decision
+	case e.Absorbed != nil:
+		d = &e.Absorbed.Decision
 	default:
 		return
 	}
