@@ -51,15 +51,8 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	send(t, h, r0)
 	send(t, h, twinA, twinB)
 	firstID := childOf(t, h, r0.agency, r0.system, r0.id)
-	for _, k := range []kid{twinA, twinB} {
-		if got := childOf(t, h, k.agency, k.system, k.id); got != firstID {
-			t.Fatalf("%s is on %s, want %s", k.id, got, firstID)
-		}
-	}
-	batchID := splitOff(t, h, firstID, "two other children", twinB, twinA)
-	if n := messagesStating(t, h, batchID, twinA.id, twinB.id); n != 1 {
-		t.Fatalf("the two records are stated in %d messages of the new child, want one", n)
-	}
+	allOn(t, h, firstID, twinA, twinB)
+	batchID := splitOffTogether(t, h, firstID, "two other children", twinB, twinA)
 	batchSplitID := splitOff(t, h, batchID, "twins", twinA)
 
 	// 1. The opening record, split off.
@@ -154,15 +147,8 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	send(t, h, b5)
 	send(t, h, b5v2)
 	x5 := childOf(t, h, c5.agency, c5.system, c5.id)
-	for _, k := range []kid{a5, b5} {
-		if got := childOf(t, h, k.agency, k.system, k.id); got != x5 {
-			t.Fatalf("%s is on %s, want %s", k.id, got, x5)
-		}
-	}
-	n5 := splitOff(t, h, x5, "two other children", a5, b5v2)
-	if n := messagesStating(t, h, n5, a5.id, b5.id); n != 1 {
-		t.Fatalf("the two records are stated in %d messages of the new child, want one", n)
-	}
+	allOn(t, h, x5, a5, b5)
+	n5 := splitOffTogether(t, h, x5, "two other children", a5, b5v2)
 	n52 := splitOff(t, h, n5, "not the same child", a5)
 
 	// 6. A child merged into another, one of its records split off the
@@ -179,9 +165,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	send(t, h, b6)
 	send(t, h, b62)
 	aID6, bID6 := childOf(t, h, a6.agency, a6.system, a6.id), childOf(t, h, b6.agency, b6.system, b6.id)
-	if got := childOf(t, h, b62.agency, b62.system, b62.id); got != bID6 {
-		t.Fatalf("%s is on %s, want %s", b62.id, got, bID6)
-	}
+	allOn(t, h, bID6, b62)
 	surv6, abs6 := aID6, bID6
 	if bID6 < aID6 {
 		surv6, abs6 = bID6, aID6
@@ -288,6 +272,31 @@ func splitOff(t *testing.T, h *hub.Hub, from, reason string, ks ...kid) string {
 	}
 	waitProjected(t, h)
 	return childOf(t, h, ks[0].agency, ks[0].system, ks[0].id)
+}
+
+// splitOffTogether splits the records off at once and checks that one
+// message of the child they went to states them all.
+func splitOffTogether(t *testing.T, h *hub.Hub, from, reason string, ks ...kid) string {
+	t.Helper()
+	to := splitOff(t, h, from, reason, ks...)
+	ids := make([]string, len(ks))
+	for i, k := range ks {
+		ids[i] = k.id
+	}
+	if n := messagesStating(t, h, to, ids...); n != 1 {
+		t.Fatalf("the records are stated in %d messages of the new child, want one", n)
+	}
+	return to
+}
+
+// allOn fails unless every record is on the child.
+func allOn(t *testing.T, h *hub.Hub, id string, ks ...kid) {
+	t.Helper()
+	for _, k := range ks {
+		if got := childOf(t, h, k.agency, k.system, k.id); got != id {
+			t.Fatalf("%s is on %s, want %s", k.id, got, id)
+		}
+	}
 }
 
 // mergeThenUnmerge has a steward merge other into survivor and undo it.
