@@ -379,3 +379,60 @@ func TestAnUnmergeBringsNoRevealBack(t *testing.T) {
 		}
 	}
 }
+
+// TestAnUnmergeGivesBackOnlyWhatTheSurvivorHeld: a record of the absorbed
+// child that left the survivor while the merge stood (a steward split it
+// off to another child) is not the restored child's: its earlier
+// statement on her own subject must not bring it back to her record, where
+// the child it went to may be shielded.
+func TestAnUnmergeGivesBackOnlyWhatTheSurvivorHeld(t *testing.T) {
+	h := startHub(t, newConfig(t))
+	defer h.Close()
+	a := kid{agency: "health", system: "pas", id: "RX-UNM-71", given: "Evander", family: "Thornbury", dob: "2012-05-05", gender: "male",
+		nhs: "9434765935", postcode: "LS19 6FF", address: "3 Alder Carr", carer: "Wilfreda", phone: "07700 900771"}
+	b1 := kid{agency: "education", system: "sims", id: "E-UNM-72", given: "Clemency", family: "Arkwright", dob: "2013-09-09", gender: "female",
+		nhs: "9434765943", postcode: "LS20 7GG", address: "6 Tamarisk Way", carer: "Hepzibah", phone: "07700 900772"}
+	b2 := b1
+	b2.agency, b2.system, b2.id, b2.address, b2.carer, b2.phone = "social-care", "mosaic", "SC-UNM-73", "11 Juniper Bank", "Perpetua", "07700 900773"
+	send(t, h, a)
+	send(t, h, b1)
+	send(t, h, b2)
+	aID, bID := childOf(t, h, a.agency, a.system, a.id), childOf(t, h, b1.agency, b1.system, b1.id)
+	allOn(t, h, bID, b2)
+	if bID < aID {
+		// Ids are time-ordered: the first child registered survives a merge.
+		t.Fatalf("the later child %s has the older id than %s", bID, aID)
+	}
+	if code, resp := call(t, h, "POST", "/v1/children/"+aID+"/merge", map[string]string{"other": bID, "reason": "looked the same"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, resp)
+	}
+	waitProjected(t, h)
+	shieldChild(t, h, aID)
+	cID := splitOff(t, h, aID, "another girl", b1)
+	if code, resp := call(t, h, "POST", "/v1/children/"+aID+"/unmerge", map[string]string{"absorbed": bID, "reason": "two children"}); code != 200 {
+		t.Fatalf("unmerge: %d %s", code, resp)
+	}
+	waitProjected(t, h)
+	// The restored child carried the survivor's shield; the officer lifts
+	// hers, not the split record's child's.
+	officer := tokenFor(t, h, "officer", access.RoleShield)
+	lift, _ := json.Marshal(map[string]any{"reason": "review: risk has passed"})
+	if code, resp := status(t, h, "POST", officer, "/v1/children/"+bID+"/shield/lift", lift); code != 200 {
+		t.Fatalf("lift: %d %s", code, resp)
+	}
+	waitProjected(t, h)
+	steward := tokenFor(t, h, "steward", access.RoleSteward)
+	for _, where := range []string{"after the unmerge", "after a rebuild"} {
+		code, resp := viewAs(t, h, steward, "/v1/children/"+bID)
+		if code != 200 || !strings.Contains(string(resp), b2.carer) || strings.Contains(string(resp), b1.carer) || strings.Contains(string(resp), b1.id) {
+			t.Errorf("%s, the restored child: %d %s", where, code, resp)
+		}
+		if got := childOf(t, h, b1.agency, b1.system, b1.id); got != cID {
+			t.Errorf("%s, the split record is on %s, want %s", where, got, cID)
+		}
+		mustBeShielded(t, h, cID, b1.address, b1.carer)
+		if err := h.Dir.Rebuild(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

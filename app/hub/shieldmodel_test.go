@@ -109,6 +109,7 @@ type shieldModel struct {
 	quar    []quarantined
 	fixes   map[string][]string // child id -> hidden values of stewards' corrections on its stream
 	gone    map[string]string   // hidden value -> the erased child it belonged to: no one sees it again
+	shared  map[string]bool     // systems that send more than one record: their names are hidden by none
 	erased  map[string]bool     // ids of erased children, and of the children merged into them
 	dataDir string
 	merges  [][2]string // survivor, absorbed: merges the steward made, for unmerge
@@ -148,7 +149,7 @@ func runShieldModel(t *testing.T, seed uint64, steps int) int {
 	t.Cleanup(h.Close)
 	m := &shieldModel{t: t, h: h, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), tokens: map[string]string{}, users: map[string]string{},
 		sources: map[string]*source{}, marked: map[string]bool{}, ids: map[string]bool{}, fixes: map[string][]string{},
-		gone: map[string]string{}, erased: map[string]bool{}, dataDir: cfg.DataDir, surv: map[string]string{}}
+		gone: map[string]string{}, shared: map[string]bool{}, erased: map[string]bool{}, dataDir: cfg.DataDir, surv: map[string]string{}}
 	for name, roles := range modelUsers {
 		c := enrol(t, h, "model-"+name, roles...)
 		st, body := login(t, h, c.Username, c.Password, code(t, c.TOTPSecret))
@@ -183,7 +184,7 @@ func (m *shieldModel) step() {
 		w  int
 		fn func() string
 	}{
-		{2, m.newPerson}, {3, m.addSource}, {2, m.nearDuplicate}, {1, m.move}, {1, m.withdraw},
+		{2, m.newPerson}, {3, m.addSource}, {1, m.addTwoSources}, {2, m.nearDuplicate}, {1, m.move}, {1, m.withdraw},
 		{3, m.shield}, {1, m.lift}, {2, m.merge}, {1, m.split}, {2, m.decide}, {1, m.sourceMerge},
 		{1, m.bridge}, {1, m.quarantine}, {1, m.revealOne}, {1, m.rebuild}, {1, m.correct}, {1, m.unmerge}, {1, m.erase},
 	}
@@ -296,7 +297,10 @@ func (m *shieldModel) record(s *source, withIDs bool, given string) {
 	}
 	s.body = map[string]any{"schema": "contactpoint.feed-record.v1", "operation": "upsert", "child": c,
 		"source": map[string]any{"agency": s.agency, "system": s.system, "record_id": s.id}}
-	s.hidden = append(s.hidden, street, town, carer, former, strings.ReplaceAll(pc, " ", ""), pc, s.system, s.id)
+	s.hidden = append(s.hidden, street, town, carer, former, strings.ReplaceAll(pc, " ", ""), pc, s.id)
+	if !m.shared[s.system] {
+		s.hidden = append(s.hidden, s.system)
+	}
 	switch s.agency {
 	case "health":
 		s.hidden = append(s.hidden, gp)
@@ -349,6 +353,33 @@ func (m *shieldModel) addSource() string {
 	return "another source " + s.key()
 }
 
+// addTwoSources sends two records of one person from one system in one
+// call: the linker often decides both in one batch, so one message of the
+// child states both, and a split or an erasure later must take that
+// message apart.
+func (m *shieldModel) addTwoSources() string {
+	p := m.somePerson()
+	a := m.newSource(p, agencyOf(m.rng))
+	b := &source{agency: a.agency, system: a.system, id: "R" + m.token(), p: p}
+	m.sources[b.key()] = b
+	// The two records share their system: its name is unique to neither.
+	m.shared[a.system] = true
+	m.record(a, true, p.given)
+	m.record(b, true, p.given)
+	ra, _ := json.Marshal(a.body)
+	rb, _ := json.Marshal(b.body)
+	outs, err := m.h.Intake.SubmitJSON(context.Background(), intake.Origin{Agency: a.agency, System: a.system, Format: "json", Channel: "http"}, [][]byte{ra, rb})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	for _, o := range outs {
+		if o.Status != intake.StatusAccepted {
+			m.t.Fatalf("record not accepted: %+v", o)
+		}
+	}
+	return "two sources " + a.key() + " " + b.key()
+}
+
 // nearDuplicate sends a record without identifiers and with a slip in the
 // given name: a probable match, a review task or a new child.
 func (m *shieldModel) nearDuplicate() string {
@@ -380,6 +411,9 @@ func (m *shieldModel) someSource(active bool) *source {
 // move restates a source with a new address (and new hidden values).
 func (m *shieldModel) move() string {
 	s := m.someSource(true)
+	if s == nil {
+		return "move: no standing record"
+	}
 	m.record(s, true, s.p.given)
 	m.send(s)
 	return "move " + s.key()
@@ -387,6 +421,9 @@ func (m *shieldModel) move() string {
 
 func (m *shieldModel) withdraw() string {
 	s := m.someSource(true)
+	if s == nil {
+		return "withdraw: no standing record"
+	}
 	s.withdrawn = true
 	s.body = map[string]any{"schema": "contactpoint.feed-record.v1", "operation": "withdraw",
 		"source": map[string]any{"agency": s.agency, "system": s.system, "record_id": s.id}}
@@ -588,6 +625,7 @@ func (m *shieldModel) sourceMerge() string {
 	m.record(b, false, p.given)
 	// The two records share their system: its name is unique to neither,
 	// and either may be shown where the other is hidden.
+	m.shared[a.system] = true
 	a.hidden, b.hidden = without(a.hidden, a.system), without(b.hidden, a.system)
 	b.body["child"].(map[string]any)["name"].(map[string]any)["family"] = p.family + "-" + m.token()
 	m.send(b)
@@ -618,6 +656,9 @@ func (m *shieldModel) bridge() string {
 // quarantine sends a correction of a record with a forbidden field.
 func (m *shieldModel) quarantine() string {
 	s := m.someSource(true)
+	if s == nil {
+		return "quarantine: no standing record"
+	}
 	c := &source{agency: s.agency, system: s.system, id: s.id, p: s.p}
 	m.record(c, true, s.p.given)
 	secret := m.token()

@@ -145,7 +145,13 @@ func (s *State) applyLinkage(e Event) {
 			s.MergedInto = m.Survivor
 		}
 	case TypeUnmerged:
+		// The child stands again with the records the unmerge gives back,
+		// as source.stated copies in the same batch. Those it held before
+		// the merge and that left the survivor since (split off to another
+		// child, erased) are not its any more: its earlier statements of
+		// them must not bring them back.
 		s.MergedInto = ""
+		clear(s.Sources)
 	case TypeSourcesMovedOut:
 		if m := e.MovedOut; m != nil {
 			for _, k := range m.Sources {
