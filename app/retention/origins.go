@@ -149,6 +149,15 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 	// again as the origin holds it at the end (its last statement, the rule
 	// that first linked it, whether it is withdrawn), once.
 	restated := map[record.SourceKey]bool{}
+	// restatement is a record as the origin holds it at the end, naming
+	// every FEEDS message the origin's events named for it (a withdrawn
+	// record's state keeps only its withdrawal's): erasing the origin
+	// later finds them through it.
+	restatement := func(ss *child.SourceState) child.Stated {
+		stmt := ss.Statement()
+		stmt.Earlier = child.EarlierThan(feeds[ss.Source.Key()], stmt.FeedSeq)
+		return stmt
+	}
 	own := func(p *plan, k record.SourceKey, e child.Event) {
 		switch {
 		case held[k]:
@@ -161,12 +170,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 				p.keep = true
 				return
 			}
-			// The restatement names every FEEDS message the deleted
-			// messages named for the record (a withdrawn record's state
-			// keeps only its withdrawal's): erasing the origin later
-			// finds them through it.
-			stmt := ss.Statement()
-			stmt.Earlier = child.EarlierThan(feeds[k], stmt.FeedSeq)
+			stmt := restatement(ss)
 			p.restate = append(p.restate, child.Event{Type: child.TypeStated, Stated: &stmt})
 			if ss.Withdrawn {
 				p.restate = append(p.restate, child.Event{Type: child.TypeWithdrawn, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})
@@ -243,9 +247,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 					if erasedHere(k) || !held[k] || ss == nil {
 						continue
 					}
-					stmt := ss.Statement()
-					stmt.Earlier = child.EarlierThan(feeds[k], stmt.FeedSeq)
-					ab.Sources = append(ab.Sources, stmt)
+					ab.Sources = append(ab.Sources, restatement(ss))
 					if ss.Withdrawn {
 						ab.Withdrawn = append(ab.Withdrawn, k)
 					}
