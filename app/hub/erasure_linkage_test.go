@@ -370,3 +370,69 @@ func treeHolds(t *testing.T, dir, v string) bool {
 	}
 	return found
 }
+
+// TestErasureOfARecordSplitOffARestoredChild: an unmerge states the
+// records it gives back in the restored child's unmerge message; one of
+// them split off again to a child that is erased leaves a copy in that
+// message. The erasure says the unmerge again, with every record the
+// restored child holds by then (one sent after the unmerge among them), and
+// deletes the message: the child stands with its records, after a rebuild
+// and a restart too.
+func TestErasureOfARecordSplitOffARestoredChild(t *testing.T) {
+	ctx := context.Background()
+	cfg := newConfig(t)
+	cfg.LifecycleEvery = -1
+	h := startHub(t, cfg)
+	defer func() { h.Close() }()
+	a := kid{agency: "health", system: "pas", id: "RX-RST-81", given: "Lysander", family: "Oakenshaw", dob: "2012-03-03", gender: "male",
+		nhs: "9434765951", postcode: "LS21 1HH", address: "4 Yew Tree Walk", carer: "Gwendolen", phone: "07700 900781"}
+	b1 := kid{agency: "education", system: "sims", id: "E-RST-82", given: "Perdita", family: "Goodfellow", dob: "2014-07-07", gender: "female",
+		nhs: "9434765978", postcode: "LS22 2JJ", address: "8 Bilberry Close", carer: "Henrietta", phone: "07700 900782"}
+	b2 := b1
+	b2.agency, b2.system, b2.id, b2.address, b2.carer, b2.phone = "social-care", "mosaic", "SC-RST-83", "2 Rowan Garth", "Imogen", "07700 900783"
+	b3 := b1
+	b3.agency, b3.system, b3.id, b3.address, b3.carer, b3.phone = "health", "chis", "CH-RST-84", "2 Rowan Garth", "Ottoline", "07700 900784"
+	send(t, h, a)
+	send(t, h, b1)
+	send(t, h, b2)
+	aID, bID := childOf(t, h, a.agency, a.system, a.id), childOf(t, h, b1.agency, b1.system, b1.id)
+	allOn(t, h, bID, b2)
+	mergeThenUnmerge(t, h, aID, bID, "two children")
+	allOn(t, h, bID, b1, b2)
+	send(t, h, b3)
+	allOn(t, h, bID, b3)
+	eID := splitOff(t, h, bID, "another girl", b1)
+	if err := h.Retention.Erase(ctx, uuid.MustParse(eID), "steward-request", "test", "hub/test"); err != nil {
+		t.Fatal(err)
+	}
+	waitProjected(t, h)
+	steward := tokenFor(t, h, "steward", access.RoleSteward)
+	check := func(where string) {
+		t.Helper()
+		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), []string{b1.id, b1.address, b1.carer, b1.phone}, where+": event log")
+		code, body := viewAs(t, h, steward, "/v1/children/"+bID)
+		if code != 200 || !strings.Contains(string(body), b2.phone) || !strings.Contains(string(body), b3.phone) || strings.Contains(string(body), a.carer) {
+			t.Errorf("%s: the restored child: %d %s", where, code, body)
+		}
+		if code, body := viewAs(t, h, steward, "/v1/children/"+aID); code != 200 || !strings.Contains(string(body), a.carer) || strings.Contains(string(body), b2.carer) {
+			t.Errorf("%s: the survivor: %d %s", where, code, body)
+		}
+		allOn(t, h, bID, b2, b3)
+		if code, _ := viewAs(t, h, steward, "/v1/children/"+eID); code != http.StatusGone {
+			t.Errorf("%s: the erased child: %d", where, code)
+		}
+	}
+	check("after erasure")
+	if err := h.Dir.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after rebuild")
+	h.Close()
+	h = startHub(t, cfg)
+	waitProjected(t, h)
+	check("after restart")
+	// The restored child still links its records' updates.
+	b2.address = "3 Rowan Garth"
+	send(t, h, b2)
+	allOn(t, h, bID, b2)
+}

@@ -288,8 +288,9 @@ func postAs(t *testing.T, h *hub.Hub, token, path string, body any) (int, []byte
 }
 
 // grepTree fails if any file under dir holds any of the values.
-func grepTree(t *testing.T, dir string, values []string, where string) {
+func grepTree(t *testing.T, dir string, values []string, where string) bool {
 	t.Helper()
+	found := false
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
@@ -301,12 +302,43 @@ func grepTree(t *testing.T, dir string, values []string, where string) {
 		for _, v := range values {
 			if bytes.Contains(b, []byte(v)) {
 				t.Errorf("%s: %s holds %q", where, p, v)
+				found = true
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return found
+}
+
+// logHolding logs every message of every stream that holds any of the
+// values — the subject, sequence, headers and the start of the data — so a
+// long model run that finds a remnant says which message keeps it.
+func logHolding(t *testing.T, h *hub.Hub, values []string) {
+	t.Helper()
+	ctx := context.Background()
+	names := h.NATS.JS.StreamNames(ctx)
+	for name := range names.Name() {
+		s, err := h.NATS.JS.Stream(ctx, name)
+		if err != nil {
+			t.Logf("stream %s: %v", name, err)
+			continue
+		}
+		st := s.CachedInfo().State
+		for seq := st.FirstSeq; seq > 0 && seq <= st.LastSeq; seq++ {
+			msg, err := s.GetMsg(ctx, seq)
+			if err != nil {
+				continue
+			}
+			for _, v := range values {
+				if bytes.Contains(msg.Data, []byte(v)) {
+					t.Logf("%s seq %d subject %s headers %v holds %q: %.600s", name, seq, msg.Subject, msg.Header, v, msg.Data)
+					break
+				}
+			}
+		}
 	}
 }
 

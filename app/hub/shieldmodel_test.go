@@ -803,7 +803,9 @@ func (m *shieldModel) erase() string {
 	if code, body := m.call("oracle", "GET", "/v1/children/"+id, nil); code != http.StatusGone {
 		m.t.Fatalf("erased child %s: %d %s", id, code, body)
 	}
-	grepTree(m.t, filepath.Join(m.dataDir, "jetstream"), values, fmt.Sprintf("step %d: erased %s", len(m.trail)+1, id))
+	if grepTree(m.t, filepath.Join(m.dataDir, "jetstream"), values, fmt.Sprintf("step %d: erased %s", len(m.trail)+1, id)) {
+		logHolding(m.t, m.h, values)
+	}
 	return fmt.Sprintf("erase %s (%d records)", id, len(m.srcs[id]))
 }
 

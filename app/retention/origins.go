@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -267,6 +268,28 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 						own(p, k, e)
 					}
 				}
+			case e.Type == child.TypeUnmerged && e.Unmerged != nil:
+				// The restored child's half of an unmerge: it stands again
+				// with only the records given back (child.State clears the
+				// rest). Said again at the end, the unmerge is followed by
+				// every record the origin holds then, as it holds them, so
+				// that the clearing takes nothing it has; a child merged
+				// again since cannot have it said again.
+				if final.MergedInto != "" {
+					p.keep = true
+					continue
+				}
+				u := *e.Unmerged
+				p.restate = append(p.restate, child.Event{Type: e.Type, Unmerged: &u})
+				for _, k := range heldKeys(final, held) {
+					restated[k] = true
+					ss := final.Sources[k]
+					stmt := restatement(ss)
+					p.restate = append(p.restate, child.Event{Type: child.TypeStated, Stated: &stmt})
+					if ss.Withdrawn {
+						p.restate = append(p.restate, child.Event{Type: child.TypeWithdrawn, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})
+					}
+				}
 			case e.Type == child.TypeRegistered && e.Registered != nil:
 				r := *e.Registered
 				for k := range c.sources {
@@ -386,6 +409,8 @@ func scrubReason(e *child.Event, values map[string]bool) {
 		d = &e.MovedOut.Decision
 	case e.Absorbed != nil:
 		d = &e.Absorbed.Decision
+	case e.Unmerged != nil:
+		d = &e.Unmerged.Decision
 	default:
 		return
 	}
@@ -406,6 +431,18 @@ func namesValue(text string, values map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// heldKeys returns the records the child holds at the end, in a fixed order.
+func heldKeys(final *child.State, held holdings) []record.SourceKey {
+	var ks []record.SourceKey
+	for k := range final.Sources {
+		if held[k] {
+			ks = append(ks, k)
+		}
+	}
+	slices.SortFunc(ks, func(a, b record.SourceKey) int { return strings.Compare(a.String(), b.String()) })
+	return ks
 }
 
 // holdings says which source records a child holds, event by event.
