@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -375,10 +376,18 @@ func treeHolds(t *testing.T, dir, v string) bool {
 // records it gives back in the restored child's unmerge message; one of
 // them split off again to a child that is erased leaves a copy in that
 // message. The erasure says the unmerge again, with every record the
-// restored child holds by then (one sent after the unmerge among them), and
-// deletes the message: the child stands with its records, after a rebuild
-// and a restart too.
+// restored child holds by then (one sent after the unmerge among them), or
+// with its merge since, and deletes the message: the children stand as they
+// were, after a rebuild and a restart too, and a later unmerge still works.
 func TestErasureOfARecordSplitOffARestoredChild(t *testing.T) {
+	for _, mergedAgain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("merged again %v", mergedAgain), func(t *testing.T) {
+			erasureOfARecordSplitOffARestoredChild(t, mergedAgain)
+		})
+	}
+}
+
+func erasureOfARecordSplitOffARestoredChild(t *testing.T, mergedAgain bool) {
 	ctx := context.Background()
 	cfg := newConfig(t)
 	cfg.LifecycleEvery = -1
@@ -392,16 +401,33 @@ func TestErasureOfARecordSplitOffARestoredChild(t *testing.T) {
 	b2.agency, b2.system, b2.id, b2.address, b2.carer, b2.phone = "social-care", "mosaic", "SC-RST-83", "2 Rowan Garth", "Imogen", "07700 900783"
 	b3 := b1
 	b3.agency, b3.system, b3.id, b3.address, b3.carer, b3.phone = "health", "chis", "CH-RST-84", "2 Rowan Garth", "Ottoline", "07700 900784"
+	// A third child, older than the restored one, that takes it in when it
+	// is merged again.
+	c := kid{agency: "education", system: "sims", id: "E-RST-85", given: "Cressida", family: "Marchbanks", dob: "2013-01-21", gender: "female",
+		postcode: "LS23 6KK", address: "5 Cloudberry Way", carer: "Araminta", phone: "07700 900785"}
 	send(t, h, a)
+	send(t, h, c)
 	send(t, h, b1)
 	send(t, h, b2)
-	aID, bID := childOf(t, h, a.agency, a.system, a.id), childOf(t, h, b1.agency, b1.system, b1.id)
+	aID, bID, cID := childOf(t, h, a.agency, a.system, a.id), childOf(t, h, b1.agency, b1.system, b1.id), childOf(t, h, c.agency, c.system, c.id)
 	allOn(t, h, bID, b2)
+	if cID == bID || cID > bID {
+		t.Fatalf("the third child %s is not an older child than %s", cID, bID)
+	}
 	mergeThenUnmerge(t, h, aID, bID, "two children")
 	allOn(t, h, bID, b1, b2)
 	send(t, h, b3)
 	allOn(t, h, bID, b3)
 	eID := splitOff(t, h, bID, "another girl", b1)
+	// Where the restored child's records are at the end.
+	holder := bID
+	if mergedAgain {
+		if code, body := call(t, h, "POST", "/v1/children/"+cID+"/merge", map[string]string{"other": bID, "reason": "the same after all"}); code != 200 {
+			t.Fatalf("merge: %d %s", code, body)
+		}
+		waitProjected(t, h)
+		holder = cID
+	}
 	if err := h.Retention.Erase(ctx, uuid.MustParse(eID), "steward-request", "test", "hub/test"); err != nil {
 		t.Fatal(err)
 	}
@@ -410,14 +436,16 @@ func TestErasureOfARecordSplitOffARestoredChild(t *testing.T) {
 	check := func(where string) {
 		t.Helper()
 		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), []string{b1.id, b1.address, b1.carer, b1.phone}, where+": event log")
-		code, body := viewAs(t, h, steward, "/v1/children/"+bID)
-		if code != 200 || !strings.Contains(string(body), b2.phone) || !strings.Contains(string(body), b3.phone) || strings.Contains(string(body), a.carer) {
-			t.Errorf("%s: the restored child: %d %s", where, code, body)
+		code, body := viewAs(t, h, steward, "/v1/children/"+holder)
+		if code != 200 || !strings.Contains(string(body), b2.phone) || !strings.Contains(string(body), b3.phone) || strings.Contains(string(body), a.carer) || strings.Contains(string(body), c.carer) != mergedAgain {
+			t.Errorf("%s: the restored child's records: %d %s", where, code, body)
 		}
-		if code, body := viewAs(t, h, steward, "/v1/children/"+aID); code != 200 || !strings.Contains(string(body), a.carer) || strings.Contains(string(body), b2.carer) {
-			t.Errorf("%s: the survivor: %d %s", where, code, body)
+		{
+			if code, body := viewAs(t, h, steward, "/v1/children/"+aID); code != 200 || !strings.Contains(string(body), a.carer) || strings.Contains(string(body), b2.carer) {
+				t.Errorf("%s: the survivor: %d %s", where, code, body)
+			}
 		}
-		allOn(t, h, bID, b2, b3)
+		allOn(t, h, holder, b2, b3)
 		if code, _ := viewAs(t, h, steward, "/v1/children/"+eID); code != http.StatusGone {
 			t.Errorf("%s: the erased child: %d", where, code)
 		}
@@ -431,6 +459,16 @@ func TestErasureOfARecordSplitOffARestoredChild(t *testing.T) {
 	h = startHub(t, cfg)
 	waitProjected(t, h)
 	check("after restart")
+	if mergedAgain {
+		if code, body := call(t, h, "POST", "/v1/children/"+cID+"/unmerge", map[string]string{"absorbed": bID, "reason": "two children after all"}); code != 200 {
+			t.Fatalf("unmerge after the erasure: %d %s", code, body)
+		}
+		waitProjected(t, h)
+		allOn(t, h, bID, b2, b3)
+		if code, body := viewAs(t, h, steward, "/v1/children/"+cID); code != 200 || strings.Contains(string(body), b2.carer) || !strings.Contains(string(body), c.carer) {
+			t.Errorf("the survivor after the unmerge: %d %s", code, body)
+		}
+	}
 	// The restored child still links its records' updates.
 	b2.address = "3 Rowan Garth"
 	send(t, h, b2)

@@ -117,6 +117,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 	held := holdings{}
 	feeds := map[record.SourceKey][]uint64{} // every FEEDS sequence the origin's events name, per record
 	lastShield := [2]int{-1, -1}
+	var lastMerge *child.Event // its last merge into another child
 	err = linker.EachChildMsg(ctx, s.JS, origin, 0, func(m *jetstream.RawStreamMsg) (bool, error) {
 		_, b, err := childmsg.Decode(m.Subject, m.Data)
 		if err != nil {
@@ -128,6 +129,9 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 			e.EachFeedSeq(func(k record.SourceKey, seq uint64) { feeds[k] = append(feeds[k], seq) })
 			if e.Type == child.TypeShieldApplied || e.Type == child.TypeShieldLifted {
 				lastShield = [2]int{len(msgs), i}
+			}
+			if e.MergedInto != nil {
+				lastMerge = &b.Events[i]
 			}
 		}
 		msgs = append(msgs, message{m.Sequence, b.Events})
@@ -274,13 +278,19 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 				// rest). Said again at the end, the unmerge is followed by
 				// every record the origin holds then, as it holds them, so
 				// that the clearing takes nothing it has; a child merged
-				// again since cannot have it said again.
-				if final.MergedInto != "" {
-					p.keep = true
-					continue
-				}
+				// again since holds none, and the unmerge is followed by
+				// its last merge, said again too.
 				u := *e.Unmerged
 				p.restate = append(p.restate, child.Event{Type: e.Type, Unmerged: &u})
+				if final.MergedInto != "" {
+					if lastMerge == nil {
+						p.keep = true
+						continue
+					}
+					m := *lastMerge.MergedInto
+					p.restate = append(p.restate, child.Event{Type: lastMerge.Type, MergedInto: &m})
+					continue
+				}
 				for _, k := range heldKeys(final, held) {
 					restated[k] = true
 					ss := final.Sources[k]
@@ -411,6 +421,8 @@ func scrubReason(e *child.Event, values map[string]bool) {
 		d = &e.Absorbed.Decision
 	case e.Unmerged != nil:
 		d = &e.Unmerged.Decision
+	case e.MergedInto != nil:
+		d = &e.MergedInto.Decision
 	default:
 		return
 	}
