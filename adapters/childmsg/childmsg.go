@@ -200,6 +200,9 @@ func checkEvent(id uuid.UUID, e *child.Event) string {
 		if !isUUID(e.Review.Candidate) {
 			return "candidate is not a UUID"
 		}
+		if d := e.Review.Decided; d != nil && (e.Review.Task == 0 || (d.Status != "linked" && d.Status != "not-linked")) {
+			return "decided is set without a task, or with a status other than linked or not-linked"
+		}
 	case child.TypeNotLinked:
 		if e.NotLinked == nil {
 			return missing

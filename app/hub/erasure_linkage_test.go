@@ -474,3 +474,141 @@ func erasureOfARecordSplitOffARestoredChild(t *testing.T, mergedAgain bool) {
 	send(t, h, b2)
 	allOn(t, h, bID, b2)
 }
+
+// TestErasureSaysAgainAReviewItsRecordSharedAMessageWith: two records of a
+// girl arrive in one call, and the linker decides both in one batch — one
+// message of her child states both and asks a steward whether she is
+// another girl. The second record is split off to a child that is erased:
+// the message is deleted, and the review is said again as the task stood,
+// open or decided, under its first id, after a rebuild too.
+func TestErasureSaysAgainAReviewItsRecordSharedAMessageWith(t *testing.T) {
+	for _, decided := range []bool{false, true} {
+		t.Run(fmt.Sprintf("decided %v", decided), func(t *testing.T) {
+			erasureSaysAgainAReview(t, decided)
+		})
+	}
+}
+
+func erasureSaysAgainAReview(t *testing.T, decided bool) {
+	ctx := context.Background()
+	cfg := newConfig(t)
+	cfg.LifecycleEvery = -1
+	// The linker starts once both records are in FEEDS, so that it fetches
+	// and decides them in one batch.
+	cfg.DeferLinker = true
+	h := startHub(t, cfg)
+	defer func() { h.Close() }()
+	steward := tokenFor(t, h, "steward", access.RoleSteward)
+	other := kid{agency: "health", system: "pas", id: "RX-REV-91", given: "Honoria", family: "Blackthorne", dob: "2013-05-19", gender: "female",
+		nhs: "9434765986", postcode: "LS6 2AB", address: "14 Juniper Mews", carer: "Perpetua", phone: "07700 900791"}
+	a := kid{agency: "education", system: "sims", id: "E-REV-92", given: other.given, family: other.family, dob: other.dob, gender: "female",
+		upn: "T821200714001", postcode: "LS4 2RR", address: "3 Stanmore Place"}
+	b := a
+	b.id, b.address, b.carer, b.phone = "E-REV-93", "5 Stanmore Place", "Ludmilla", "07700 900793"
+	for _, recs := range [][]kid{{other}, {a, b}} {
+		var body []map[string]any
+		for _, k := range recs {
+			body = append(body, k.json())
+		}
+		if code, resp := post(t, h, recs[0].agency, "application/x-ndjson", ndjson(body)); code != http.StatusAccepted {
+			t.Fatalf("%s: %d %v", recs[0].agency, code, resp)
+		}
+	}
+	h.StartLinker()
+	waitProjected(t, h)
+	otherID, xID := childOf(t, h, other.agency, other.system, other.id), childOf(t, h, a.agency, a.system, a.id)
+	allOn(t, h, xID, b)
+	var task int64
+	if err := h.DB.QueryRow(ctx, `select task_id from review_tasks where child_id = $1 and candidate_id = $2`, xID, otherID).Scan(&task); err != nil {
+		t.Fatalf("want a review task about the other girl: %v", err)
+	}
+	if n, seq := messagesStating(t, h, xID, a.id, b.id), messageOf(t, h, xID, b.id); n != 1 || seq != uint64(task) {
+		t.Fatalf("%d messages state the two records, the second in %d, and the task is %d: want one message", n, seq, task)
+	}
+	if decided {
+		if err := h.Linker.NotLink(ctx, uuid.MustParse(xID), uuid.MustParse(otherID), child.Decision{By: "steward", Reason: "not the same girl"}); err != nil {
+			t.Fatal(err)
+		}
+		waitProjected(t, h)
+	}
+	eID := splitOff(t, h, xID, "another girl", b)
+	if err := h.Retention.Erase(ctx, uuid.MustParse(eID), "steward-request", "test", "hub/test"); err != nil {
+		t.Fatal(err)
+	}
+	waitProjected(t, h)
+	want := "open"
+	if decided {
+		want = "not-linked"
+	}
+	check := func(where string) {
+		t.Helper()
+		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), []string{b.id, b.address, b.carer, b.phone}, where+": event log")
+		var status, cand, reason string
+		if err := h.DB.QueryRow(ctx, `select status, candidate_id::text, coalesce(reason, '') from review_tasks where task_id = $1 and child_id = $2`, task, xID).Scan(&status, &cand, &reason); err != nil {
+			t.Fatalf("%s: the review task %d: %v", where, task, err)
+		}
+		if status != want || cand != otherID {
+			t.Errorf("%s: the review task: %s about %s, %q", where, status, cand, reason)
+		}
+		var n int
+		if err := h.DB.QueryRow(ctx, `select count(*) from review_tasks where child_id = $1`, xID).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%s: %d review tasks on the girl (%v), want the one", where, n, err)
+		}
+		code, body := viewAs(t, h, steward, fmt.Sprintf("/v1/reviews/%d", task))
+		if code != 200 || !strings.Contains(string(body), `"status":"`+want+`"`) {
+			t.Errorf("%s: the review as the steward reads it: %d %s", where, code, body)
+		}
+		allOn(t, h, xID, a)
+	}
+	check("after erasure")
+	if err := h.Dir.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after rebuild")
+	h.Close()
+	h = startHub(t, cfg)
+	h.StartLinker()
+	waitProjected(t, h)
+	check("after restart")
+	if !decided {
+		// The task said again is still the steward's to decide.
+		if err := h.Linker.NotLink(ctx, uuid.MustParse(xID), uuid.MustParse(otherID), child.Decision{By: "steward", Reason: "two girls"}); err != nil {
+			t.Fatal(err)
+		}
+		waitProjected(t, h)
+		want = "not-linked"
+		check("decided after the erasure")
+	}
+}
+
+// messageOf returns the sequence of the message of the child's history
+// that last states the record.
+func messageOf(t *testing.T, h *hub.Hub, id, record string) uint64 {
+	t.Helper()
+	code, body := call(t, h, "GET", "/v1/children/"+id+"/history", nil)
+	if code != 200 {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	var hist struct {
+		Events []struct {
+			Seq   uint64 `json:"seq"`
+			Event struct {
+				Stated *struct {
+					Source struct {
+						RecordID string `json:"record_id"`
+					} `json:"source"`
+				} `json:"stated"`
+			} `json:"event"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(body, &hist); err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	for _, e := range hist.Events {
+		if e.Event.Stated != nil && e.Event.Stated.Source.RecordID == record {
+			seq = e.Seq
+		}
+	}
+	return seq
+}

@@ -408,7 +408,9 @@ func (x *Index) apply(id uuid.UUID, b child.Batch) {
 		case child.TypeReviewRequested:
 			if o, err := uuid.Parse(e.Review.Candidate); err == nil {
 				x.reviewed[pair(r, x.ref(o))] = true
-				x.awaiting[r] = true
+				if e.Review.Decided == nil {
+					x.awaiting[r] = true
+				}
 			}
 		case child.TypeNotLinked:
 			delete(x.awaiting, r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -13,9 +14,11 @@ import (
 
 	"contactpoint/adapters/childmsg"
 	"contactpoint/adapters/natsjs"
+	"contactpoint/adapters/postgres"
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
+	"contactpoint/projections/directory"
 )
 
 // deleteMovedStatements reaches the copies of the erased children's
@@ -141,6 +144,18 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		return kept, fmt.Errorf("erase: read %s: %w", origin, err)
 	}
 	erasedHere := func(k record.SourceKey) bool { return erasedKey(k) && !held[k] }
+	var asked []uint64 // messages with a review request the origin's own record raised
+	for _, m := range msgs {
+		for _, e := range m.events {
+			if e.Review != nil && !erasedHere(e.Review.Source) {
+				asked = append(asked, e.Review.TaskID(m.seq))
+			}
+		}
+	}
+	tasks, err := s.tasksOf(ctx, asked)
+	if err != nil {
+		return kept, err
+	}
 
 	// plan is what becomes of one message: deleted, with events restated
 	// first, or kept.
@@ -218,10 +233,27 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 					own(p, k, e)
 				}
 			case e.Review != nil:
-				// A doubt raised by the erased record goes with it.
-				if !erasedHere(e.Review.Source) {
-					p.keep = true
+				// A doubt raised by the erased record goes with it. One
+				// raised by a record of the origin's is said again as the
+				// task stands (tasks), under its first id; a task that
+				// moved to another child with a merge, or whose state is
+				// not known, keeps the message.
+				if erasedHere(e.Review.Source) {
+					continue
 				}
+				id := e.Review.TaskID(msgs[i].seq)
+				t, ok := tasks[id]
+				if !ok || t.child != origin || t.status == "erased" {
+					p.keep = p.keep || !ok || t.child != origin
+					continue
+				}
+				r := *e.Review
+				r.Candidate = t.candidate.String()
+				r.Task, r.Decided = id, nil
+				if t.status != "open" {
+					r.Decided = &child.TaskDecision{Status: t.status, By: t.by, At: t.at, Reason: t.reason}
+				}
+				p.restate = append(p.restate, child.Event{Type: e.Type, Review: &r})
 			case e.Absorbed != nil:
 				// A merge copy that copied an erased record goes. While the
 				// absorbed child is still merged into the origin, the merge
@@ -423,6 +455,11 @@ func scrubReason(e *child.Event, values map[string]bool) {
 		d = &e.Unmerged.Decision
 	case e.MergedInto != nil:
 		d = &e.MergedInto.Decision
+	case e.Review != nil && e.Review.Decided != nil:
+		if namesValue(e.Review.Decided.Reason, values) {
+			e.Review.Decided.Reason = withheld
+		}
+		return
 	default:
 		return
 	}
@@ -443,6 +480,71 @@ func namesValue(text string, values map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// task is a review task as the directory holds it.
+type task struct {
+	child, candidate uuid.UUID
+	status, by       string
+	at               time.Time
+	reason           string
+}
+
+// projectionWait bounds how long an erasure waits for the directory to
+// catch up before it reads the review tasks it restates; a directory that
+// lags longer leaves their messages in place (they are counted as kept).
+const projectionWait = 10 * time.Second
+
+// tasksOf reads the review tasks first requested in the messages, once
+// the directory has applied every CHILDREN message there is now: a task's
+// state depends on decisions in other children's histories too, and the
+// directory is where they meet.
+func (s *Service) tasksOf(ctx context.Context, seqs []uint64) (map[uint64]task, error) {
+	out := map[uint64]task{}
+	if len(seqs) == 0 {
+		return out, nil
+	}
+	last, err := natsjs.LastSeq(ctx, s.JS, natsjs.StreamChildren)
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	deadline := time.Now().Add(projectionWait)
+	for {
+		done, err := postgres.Checkpoint(ctx, s.DB, directory.Name)
+		if err != nil {
+			return nil, fmt.Errorf("erase: %w", err)
+		}
+		if done >= last {
+			break
+		}
+		if time.Now().After(deadline) {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	ids := make([]int64, len(seqs))
+	for i, q := range seqs {
+		ids[i] = int64(q)
+	}
+	rows, err := s.DB.Query(ctx, `select task_id, child_id, candidate_id, status, coalesce(decided_by, ''), coalesce(decided_at, requested_at), coalesce(reason, '')
+		from review_tasks where task_id = any($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("erase: review tasks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var t task
+		if err := rows.Scan(&id, &t.child, &t.candidate, &t.status, &t.by, &t.at, &t.reason); err != nil {
+			return nil, fmt.Errorf("erase: review tasks: %w", err)
+		}
+		out[uint64(id)] = t
+	}
+	return out, rows.Err()
 }
 
 // heldKeys returns the records the child holds at the end, in a fixed order.

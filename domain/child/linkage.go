@@ -86,6 +86,33 @@ type ReviewRequested struct {
 	// clear in another child's history. The projection resolves it
 	// through the candidate's source records while they exist.
 	ComparedRef string `json:"compared_ref,omitempty"`
+	// Task and Decided are set on a request an erasure said again: its
+	// first message also copied a record of the erased child, and was
+	// deleted. The task keeps the id it had (the sequence of that
+	// message), and Decided is its decision by then, if it had one, so
+	// that a rebuild, which meets the request after the decision, gives
+	// the task as it was.
+	Task    uint64        `json:"task,omitempty"`
+	Decided *TaskDecision `json:"decided,omitempty"`
+}
+
+// TaskID is the id of the review task the request opened, when it is in
+// the CHILDREN message at sequence seq: seq, or the first id of a request
+// said again.
+func (r *ReviewRequested) TaskID(seq uint64) uint64 {
+	if r.Task > 0 {
+		return r.Task
+	}
+	return seq
+}
+
+// TaskDecision is how a review task was closed: Status "linked" or
+// "not-linked", by whom, when and why.
+type TaskDecision struct {
+	Status string    `json:"status"`
+	By     string    `json:"by,omitempty"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // ComparedDigest is the reference to a candidate's source record that a

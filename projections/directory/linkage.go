@@ -74,9 +74,14 @@ func linkageOps(seq uint64, id uuid.UUID, e child.Event) []linkageOp {
 				evidence = &s
 			}
 		}
-		return []linkageOp{taskRequested{taskRow{id: int64(seq), child: id, candidate: cand,
+		row := taskRow{id: int64(r.TaskID(seq)), child: id, candidate: cand,
 			agency: nullIfEmpty(r.Source.Agency), system: nullIfEmpty(r.Source.System), recordID: nullIfEmpty(r.Source.RecordID),
-			score: r.Score, evidence: evidence, requestedAt: e.At, status: "open"}}}
+			score: r.Score, evidence: evidence, requestedAt: e.At, status: "open"}
+		if d := r.Decided; d != nil {
+			// Said again by an erasure: the task as it was.
+			row.decide(d.Status, d.By, d.At, nullIfEmpty(d.Reason))
+		}
+		return []linkageOp{taskRequested{row}}
 	case child.TypeShieldRevealed:
 		if r := e.Revealed; r != nil {
 			return []linkageOp{revealed{revealRow{seq: int64(seq), child: id, practitioner: r.PractitionerID, reason: r.Reason, at: e.At, until: r.Until}}}
@@ -141,9 +146,11 @@ type taskRequested struct{ row taskRow }
 
 func (op taskRequested) queue(b *pgx.Batch) {
 	r := op.row
-	b.Queue(`insert into review_tasks (task_id, child_id, candidate_id, source_agency, source_system, source_record_id, score, evidence, requested_at)
-		values ($1,$2,$3,$4,$5,$6,$7,$8::jsonb,$9) on conflict (task_id) do nothing`,
-		r.id, r.child, r.candidate, r.agency, r.system, r.recordID, r.score, r.evidence, r.requestedAt)
+	b.Queue(`insert into review_tasks (task_id, child_id, candidate_id, source_agency, source_system, source_record_id, score, evidence, requested_at,
+			status, decided_by, decided_at, reason)
+		values ($1,$2,$3,$4,$5,$6,$7,$8::jsonb,$9,$10,$11,$12,$13) on conflict (task_id) do nothing`,
+		r.id, r.child, r.candidate, r.agency, r.system, r.recordID, r.score, r.evidence, r.requestedAt,
+		r.status, r.decidedBy, r.decidedAt, r.reason)
 }
 
 func (op taskRequested) applyTo(t *bulkTables) {
