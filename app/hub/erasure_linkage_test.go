@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,10 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"contactpoint/app/hub"
+	"contactpoint/app/linker"
 	"contactpoint/domain/access"
 	"contactpoint/domain/child"
 )
@@ -231,15 +234,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 			t.Errorf("%s: timeline: %d %s", where, code, body)
 		}
 	}
-	check("after erasure")
-	if err := h.Dir.Rebuild(ctx); err != nil {
-		t.Fatal(err)
-	}
-	check("after rebuild")
-	h.Close()
-	h = startHub(t, cfg)
-	waitProjected(t, h)
-	check("after restart")
+	checkThroughRebuildAndRestart(t, &h, cfg, check)
 	// The restored child's record, sent again, is the same child.
 	send(t, h, stays)
 	if got := childOf(t, h, stays.agency, stays.system, stays.id); got != a3 {
@@ -450,15 +445,7 @@ func erasureOfARecordSplitOffARestoredChild(t *testing.T, mergedAgain bool) {
 			t.Errorf("%s: the erased child: %d", where, code)
 		}
 	}
-	check("after erasure")
-	if err := h.Dir.Rebuild(ctx); err != nil {
-		t.Fatal(err)
-	}
-	check("after rebuild")
-	h.Close()
-	h = startHub(t, cfg)
-	waitProjected(t, h)
-	check("after restart")
+	checkThroughRebuildAndRestart(t, &h, cfg, check)
 	if mergedAgain {
 		if code, body := call(t, h, "POST", "/v1/children/"+cID+"/unmerge", map[string]string{"absorbed": bID, "reason": "two children after all"}); code != 200 {
 			t.Fatalf("unmerge after the erasure: %d %s", code, body)
@@ -560,20 +547,19 @@ func erasureSaysAgainAReview(t *testing.T, decided bool) {
 		}
 		allOn(t, h, xID, a)
 	}
-	check("after erasure")
-	if err := h.Dir.Rebuild(ctx); err != nil {
-		t.Fatal(err)
-	}
-	check("after rebuild")
-	h.Close()
-	h = startHub(t, cfg)
-	h.StartLinker()
-	waitProjected(t, h)
-	check("after restart")
+	checkThroughRebuildAndRestart(t, &h, cfg, check)
 	if !decided {
 		// The task said again is still the steward's to decide.
-		if err := h.Linker.NotLink(ctx, uuid.MustParse(xID), uuid.MustParse(otherID), child.Decision{By: "steward", Reason: "two girls"}); err != nil {
-			t.Fatal(err)
+		// The restarted linker takes a moment to load its index.
+		for try := 0; ; try++ {
+			err := h.Linker.NotLink(ctx, uuid.MustParse(xID), uuid.MustParse(otherID), child.Decision{By: "steward", Reason: "two girls"})
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, linker.ErrNotReady) || try == 300 {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		waitProjected(t, h)
 		want = "not-linked"
@@ -611,4 +597,21 @@ func messageOf(t *testing.T, h *hub.Hub, id, record string) uint64 {
 		}
 	}
 	return seq
+}
+
+// checkThroughRebuildAndRestart runs check now, after a rebuild of the
+// directory, and after a restart of the hub (*h is the new one; a linker
+// the config defers is started).
+func checkThroughRebuildAndRestart(t *testing.T, h **hub.Hub, cfg hub.Config, check func(where string)) {
+	t.Helper()
+	check("after erasure")
+	if err := (*h).Dir.Rebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("after rebuild")
+	(*h).Close()
+	*h = startHub(t, cfg)
+	(*h).StartLinker()
+	waitProjected(t, *h)
+	check("after restart")
 }
