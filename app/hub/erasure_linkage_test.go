@@ -466,17 +466,16 @@ func erasureOfARecordSplitOffARestoredChild(t *testing.T, mergedAgain bool) {
 // girl arrive in one call, and the linker decides both in one batch — one
 // message of her child states both and asks a steward whether she is
 // another girl. The second record is split off to a child that is erased:
-// the message is deleted, and the review is said again as the task stood,
-// open or decided, under its first id, after a rebuild too.
+// the message is deleted, and the review is said again as the task stood —
+// open, decided, or moved with the girl into the child she was merged into
+// — under its first id, after a rebuild and a restart too.
 func TestErasureSaysAgainAReviewItsRecordSharedAMessageWith(t *testing.T) {
-	for _, decided := range []bool{false, true} {
-		t.Run(fmt.Sprintf("decided %v", decided), func(t *testing.T) {
-			erasureSaysAgainAReview(t, decided)
-		})
+	for _, how := range []string{"open", "decided", "merged"} {
+		t.Run(how, func(t *testing.T) { erasureSaysAgainAReview(t, how) })
 	}
 }
 
-func erasureSaysAgainAReview(t *testing.T, decided bool) {
+func erasureSaysAgainAReview(t *testing.T, how string) {
 	ctx := context.Background()
 	cfg := newConfig(t)
 	cfg.LifecycleEvery = -1
@@ -486,13 +485,16 @@ func erasureSaysAgainAReview(t *testing.T, decided bool) {
 	h := startHub(t, cfg)
 	defer func() { h.Close() }()
 	steward := tokenFor(t, h, "steward", access.RoleSteward)
+	// An older child that the girl is merged into, in the "merged" case.
+	w := kid{agency: "health", system: "pas", id: "RX-REV-90", given: "Cressida", family: "Marchbanks", dob: "2013-01-21", gender: "female",
+		nhs: "9434765994", postcode: "LS23 6KK", address: "5 Cloudberry Way", carer: "Araminta", phone: "07700 900790"}
 	other := kid{agency: "health", system: "pas", id: "RX-REV-91", given: "Honoria", family: "Blackthorne", dob: "2013-05-19", gender: "female",
 		nhs: "9434765986", postcode: "LS6 2AB", address: "14 Juniper Mews", carer: "Perpetua", phone: "07700 900791"}
 	a := kid{agency: "education", system: "sims", id: "E-REV-92", given: other.given, family: other.family, dob: other.dob, gender: "female",
 		upn: "T821200714001", postcode: "LS4 2RR", address: "3 Stanmore Place"}
 	b := a
 	b.id, b.address, b.carer, b.phone = "E-REV-93", "5 Stanmore Place", "Ludmilla", "07700 900793"
-	for _, recs := range [][]kid{{other}, {a, b}} {
+	for _, recs := range [][]kid{{w, other}, {a, b}} {
 		var body []map[string]any
 		for _, k := range recs {
 			body = append(body, k.json())
@@ -503,7 +505,7 @@ func erasureSaysAgainAReview(t *testing.T, decided bool) {
 	}
 	h.StartLinker()
 	waitProjected(t, h)
-	otherID, xID := childOf(t, h, other.agency, other.system, other.id), childOf(t, h, a.agency, a.system, a.id)
+	otherID, xID, wID := childOf(t, h, other.agency, other.system, other.id), childOf(t, h, a.agency, a.system, a.id), childOf(t, h, w.agency, w.system, w.id)
 	allOn(t, h, xID, b)
 	var task int64
 	if err := h.DB.QueryRow(ctx, `select task_id from review_tasks where child_id = $1 and candidate_id = $2`, xID, otherID).Scan(&task); err != nil {
@@ -512,47 +514,56 @@ func erasureSaysAgainAReview(t *testing.T, decided bool) {
 	if n, seq := messagesStating(t, h, xID, a.id, b.id), messageOf(t, h, xID, b.id); n != 1 || seq != uint64(task) {
 		t.Fatalf("%d messages state the two records, the second in %d, and the task is %d: want one message", n, seq, task)
 	}
-	if decided {
+	// holder is the child the girl's records and the task are on at the end.
+	holder, want := xID, "open"
+	switch how {
+	case "decided":
 		if err := h.Linker.NotLink(ctx, uuid.MustParse(xID), uuid.MustParse(otherID), child.Decision{By: "steward", Reason: "not the same girl"}); err != nil {
 			t.Fatal(err)
 		}
 		waitProjected(t, h)
+		want = "not-linked"
+	case "merged":
+		if wID > xID {
+			t.Fatalf("the child to merge into, %s, is not older than %s", wID, xID)
+		}
+		if code, body := call(t, h, "POST", "/v1/children/"+wID+"/merge", map[string]string{"other": xID, "reason": "the same girl"}); code != 200 {
+			t.Fatalf("merge: %d %s", code, body)
+		}
+		waitProjected(t, h)
+		holder = wID
 	}
-	eID := splitOff(t, h, xID, "another girl", b)
+	eID := splitOff(t, h, holder, "another girl", b)
 	if err := h.Retention.Erase(ctx, uuid.MustParse(eID), "steward-request", "test", "hub/test"); err != nil {
 		t.Fatal(err)
 	}
 	waitProjected(t, h)
-	want := "open"
-	if decided {
-		want = "not-linked"
-	}
 	check := func(where string) {
 		t.Helper()
 		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), []string{b.id, b.address, b.carer, b.phone}, where+": event log")
-		var status, cand, reason string
-		if err := h.DB.QueryRow(ctx, `select status, candidate_id::text, coalesce(reason, '') from review_tasks where task_id = $1 and child_id = $2`, task, xID).Scan(&status, &cand, &reason); err != nil {
+		var status, cand, on, reason string
+		if err := h.DB.QueryRow(ctx, `select status, candidate_id::text, child_id::text, coalesce(reason, '') from review_tasks where task_id = $1`, task).Scan(&status, &cand, &on, &reason); err != nil {
 			t.Fatalf("%s: the review task %d: %v", where, task, err)
 		}
-		if status != want || cand != otherID {
-			t.Errorf("%s: the review task: %s about %s, %q", where, status, cand, reason)
+		if status != want || cand != otherID || on != holder {
+			t.Errorf("%s: the review task: %s on %s about %s, %q; want %s on %s", where, status, on, cand, reason, want, holder)
 		}
 		var n int
-		if err := h.DB.QueryRow(ctx, `select count(*) from review_tasks where child_id = $1`, xID).Scan(&n); err != nil || n != 1 {
+		if err := h.DB.QueryRow(ctx, `select count(*) from review_tasks where child_id = any($1::uuid[])`, []string{xID, wID}).Scan(&n); err != nil || n != 1 {
 			t.Errorf("%s: %d review tasks on the girl (%v), want the one", where, n, err)
 		}
 		code, body := viewAs(t, h, steward, fmt.Sprintf("/v1/reviews/%d", task))
 		if code != 200 || !strings.Contains(string(body), `"status":"`+want+`"`) {
 			t.Errorf("%s: the review as the steward reads it: %d %s", where, code, body)
 		}
-		allOn(t, h, xID, a)
+		allOn(t, h, holder, a)
 	}
 	checkThroughRebuildAndRestart(t, &h, cfg, check)
-	if !decided {
-		// The task said again is still the steward's to decide.
-		// The restarted linker takes a moment to load its index.
+	if want == "open" {
+		// The task said again is still the steward's to decide; the
+		// restarted linker takes a moment to load its index.
 		for try := 0; ; try++ {
-			err := h.Linker.NotLink(ctx, uuid.MustParse(xID), uuid.MustParse(otherID), child.Decision{By: "steward", Reason: "two girls"})
+			err := h.Linker.NotLink(ctx, uuid.MustParse(holder), uuid.MustParse(otherID), child.Decision{By: "steward", Reason: "two girls"})
 			if err == nil {
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -163,6 +164,10 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		names   bool // it copies or names an erased record
 		keep    bool
 		restate []child.Event
+		// elsewhere are events said again on another child's subject: a
+		// review task that followed the origin into the child it was
+		// merged into.
+		elsewhere map[uuid.UUID][]child.Event
 	}
 	plans := make([]plan, len(msgs))
 	// A record of the origin's own that a deleted message states is said
@@ -235,16 +240,20 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 			case e.Review != nil:
 				// A doubt raised by the erased record goes with it. One
 				// raised by a record of the origin's is said again as the
-				// task stands (tasks), under its first id; a task that
-				// moved to another child with a merge, or whose state is
-				// not known, keeps the message.
+				// task stands (tasks), under its first id, on the child
+				// it stands on: the origin, or the child a merge took it
+				// to. A task whose state is not known keeps the message;
+				// one closed by an erasure goes.
 				if erasedHere(e.Review.Source) {
 					continue
 				}
 				id := e.Review.TaskID(msgs[i].seq)
 				t, ok := tasks[id]
-				if !ok || t.child != origin || t.status == "erased" {
-					p.keep = p.keep || !ok || t.child != origin
+				switch {
+				case !ok:
+					p.keep = true
+					continue
+				case t.status == "erased":
 					continue
 				}
 				r := *e.Review
@@ -253,7 +262,15 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 				if t.status != "open" {
 					r.Decided = &child.TaskDecision{Status: t.status, By: t.by, At: t.at, Reason: t.reason}
 				}
-				p.restate = append(p.restate, child.Event{Type: e.Type, Review: &r})
+				ev := child.Event{Type: e.Type, Review: &r}
+				if t.child == origin {
+					p.restate = append(p.restate, ev)
+					continue
+				}
+				if p.elsewhere == nil {
+					p.elsewhere = map[uuid.UUID][]child.Event{}
+				}
+				p.elsewhere[t.child] = append(p.elsewhere[t.child], ev)
 			case e.Absorbed != nil:
 				// A merge copy that copied an erased record goes. While the
 				// absorbed child is still merged into the origin, the merge
@@ -415,16 +432,24 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 			kept++
 			continue
 		}
-		if len(p.restate) > 0 {
-			for j := range p.restate {
-				p.restate[j].At = now
-				scrubReason(&p.restate[j], c.values)
+		// Restated before the delete: a crash between the two leaves both,
+		// and the next run deletes the old one (restating what it restated
+		// again, which changes nothing).
+		others := slices.SortedFunc(maps.Keys(p.elsewhere), func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		for _, id := range append(others, origin) {
+			events := p.elsewhere[id]
+			if id == origin {
+				events = p.restate
 			}
-			// Restated before the delete: a crash between the two leaves
-			// both, and the next run deletes the old one (restating what
-			// it restated again, which changes nothing).
-			if err := s.Linker.Restate(ctx, origin, p.restate); err != nil {
-				return kept, fmt.Errorf("erase: restate on %s: %w", origin, err)
+			if len(events) == 0 {
+				continue
+			}
+			for j := range events {
+				events[j].At = now
+				scrubReason(&events[j], c.values)
+			}
+			if err := s.Linker.Restate(ctx, id, events); err != nil {
+				return kept, fmt.Errorf("erase: restate on %s: %w", id, err)
 			}
 		}
 		if err := secureDelete(ctx, st, m.seq); err != nil {
