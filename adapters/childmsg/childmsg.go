@@ -160,6 +160,11 @@ func checkEvent(id uuid.UUID, e *child.Event) string {
 		if e.Erased == nil {
 			return missing
 		}
+		for _, id := range e.Erased.Linked {
+			if !isUUID(id) {
+				return "linked is not a list of UUIDs"
+			}
+		}
 	case child.TypeRetentionException:
 		if e.Retention == nil {
 			return missing

@@ -65,6 +65,8 @@ func TestDecode(t *testing.T) {
 			Decided: &child.TaskDecision{Status: "linked"}}}), parked.KindInvalidEvent},
 		{"review decided as open", subject, batchJSON(t, testChild, child.Event{Type: child.TypeReviewRequested, Review: &child.ReviewRequested{Candidate: other, Task: 7,
 			Decided: &child.TaskDecision{Status: "open"}}}), parked.KindInvalidEvent},
+		{"tombstone linked to children", subject, batchJSON(t, testChild, child.Event{Type: child.TypeErased, Erased: &child.Erased{Rule: "r", Linked: []string{other}}}), ""},
+		{"tombstone linked to a name", subject, batchJSON(t, testChild, child.Event{Type: child.TypeErased, Erased: &child.Erased{Rule: "r", Linked: []string{"Ann Smith"}}}), parked.KindInvalidEvent},
 		{"no events", subject, batchJSON(t, testChild), parked.KindInvalidEvent},
 		{"another child's batch", subject, batchJSON(t, other, stateEvent("Smith")), parked.KindInvalidEvent},
 		{"subject not canonical", "children." + strings.ToUpper(testChild), batchJSON(t, testChild, stateEvent("Smith")), parked.KindInvalidEvent},

@@ -626,3 +626,63 @@ func checkThroughRebuildAndRestart(t *testing.T, h **hub.Hub, cfg hub.Config, ch
 	waitProjected(t, *h)
 	check("after restart")
 }
+
+// TestErasureFollowsARecordThroughAChildErasedBefore: a record split from
+// A to B and on to C leaves copies on A's subject. B is erased first, and
+// the directory rebuilt: the events that joined A, B and C were on B's
+// subject and went with it, but B's tombstone keeps whom B was joined to,
+// so erasing C still reaches A's copies.
+func TestErasureFollowsARecordThroughAChildErasedBefore(t *testing.T) {
+	ctx := context.Background()
+	cfg := newConfig(t)
+	cfg.LifecycleEvery = -1
+	h := startHub(t, cfg)
+	defer func() { h.Close() }()
+	keep := kid{agency: "health", system: "pas", id: "RX-CHAIN-11", given: "Tobias", family: "Wainwright", dob: "2011-11-11", gender: "male",
+		nhs: "9434766001", postcode: "LS25 1AA", address: "1 Chantry Close", carer: "Rosalind", phone: "07700 900811"}
+	moving := keep
+	moving.agency, moving.system, moving.id, moving.address, moving.carer, moving.phone = "education", "sims", "E-CHAIN-12", "7 Tithe Barn Lane", "Marjorie", "07700 900812"
+	send(t, h, keep)
+	send(t, h, moving)
+	aID := childOf(t, h, keep.agency, keep.system, keep.id)
+	allOn(t, h, aID, moving)
+	bID := splitOff(t, h, aID, "another boy", moving)
+	// B needs a record of its own to stay standing when the moving record
+	// leaves it.
+	other := moving
+	other.agency, other.system, other.id, other.address, other.carer, other.phone = "social-care", "mosaic", "SC-CHAIN-13", "7 Tithe Barn Lane", "Marjorie", "07700 900813"
+	other.nhs = "9434766028"
+	other.given = "Tobiah"
+	send(t, h, other)
+	if code, body := call(t, h, "POST", "/v1/children/"+bID+"/merge", map[string]string{"other": childOf(t, h, other.agency, other.system, other.id), "reason": "the same boy"}); code != 200 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	waitProjected(t, h)
+	allOn(t, h, bID, other, moving)
+	cID := splitOff(t, h, bID, "not the same boy", moving)
+	if err := h.Retention.Erase(ctx, uuid.MustParse(bID), "steward-request", "test", "hub/test"); err != nil {
+		t.Fatal(err)
+	}
+	waitProjected(t, h)
+	if err := h.Dir.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitProjected(t, h)
+	if err := h.Retention.Erase(ctx, uuid.MustParse(cID), "steward-request", "test", "hub/test"); err != nil {
+		t.Fatal(err)
+	}
+	waitProjected(t, h)
+	steward := tokenFor(t, h, "steward", access.RoleSteward)
+	checkThroughRebuildAndRestart(t, &h, cfg, func(where string) {
+		t.Helper()
+		grepTree(t, filepath.Join(cfg.DataDir, "jetstream"), []string{moving.id, moving.address, moving.carer, moving.phone, other.id, other.phone}, where+": event log")
+		if code, body := viewAs(t, h, steward, "/v1/children/"+aID); code != 200 || !strings.Contains(string(body), keep.carer) || strings.Contains(string(body), moving.carer) {
+			t.Errorf("%s: the child the record left first: %d %s", where, code, body)
+		}
+		for _, id := range []string{bID, cID} {
+			if code, _ := viewAs(t, h, steward, "/v1/children/"+id); code != http.StatusGone {
+				t.Errorf("%s: erased child %s: %d", where, id, code)
+			}
+		}
+	})
+}

@@ -64,8 +64,20 @@ const maxLinked = 1000
 // linkedTo returns the children that a steward's or the linker's merges,
 // splits and unmerges joined to the erased children, directly or through
 // others: every subject a copy of one of their records can be on. A record
-// split from A to B and on to C, erased, is stated on A and on B.
+// split from A to B and on to C, erased, is stated on A and on B. A child
+// erased before keeps, on its tombstone, whom it was joined to
+// ('erased-link'): B erased first, C is still found to reach A.
 func (s *Service) linkedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID, error) {
+	return s.linked(ctx, erased, true)
+}
+
+// joinedTo is linkedTo without the children decided apart: whom the
+// erased children were joined to, for their tombstones.
+func (s *Service) joinedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID, error) {
+	return s.linked(ctx, erased, false)
+}
+
+func (s *Service) linked(ctx context.Context, erased []uuid.UUID, apart bool) ([]uuid.UUID, error) {
 	seen := map[uuid.UUID]bool{}
 	for _, id := range erased {
 		seen[id] = true
@@ -92,12 +104,15 @@ func (s *Service) linkedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID
 	}
 	frontier := erased
 	for len(frontier) > 0 && len(seen) < maxLinked {
-		next, err := add(`select child_id from linkage_decisions where kind in ('moved-out', 'absorbed') and other_id = any($1)
-			union select other_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'merged-into', 'unmerged') and child_id = any($1) and other_id is not null`, frontier)
+		next, err := add(`select child_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'erased-link') and other_id = any($1)
+			union select other_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'merged-into', 'unmerged', 'erased-link') and child_id = any($1) and other_id is not null`, frontier)
 		if err != nil {
 			return nil, err
 		}
 		frontier = next
+	}
+	if !apart {
+		return out, nil
 	}
 	// Then the children decided apart from them: a steward's reason on that
 	// decision, on the other child's subject, may name them.

@@ -402,6 +402,13 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, rule, reason, by stri
 	if !life.ArchivedOn.IsZero() {
 		er.ArchivedOn = retention.Format(life.ArchivedOn)
 	}
+	joined, err := s.joinedTo(ctx, c.children)
+	if err != nil {
+		return err
+	}
+	for _, l := range joined {
+		er.Linked = append(er.Linked, l.String())
+	}
 	tombs, err := s.Linker.Erase(ctx, c.children, er)
 	if err != nil {
 		return fmt.Errorf("erase: tombstone: %w", err)

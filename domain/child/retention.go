@@ -32,6 +32,12 @@ type Erased struct {
 	Reason     string `json:"reason"`
 	By         string `json:"by"`
 	ArchivedOn string `json:"archived_on,omitempty"`
+	// Linked are the children the erased child's merges, splits and
+	// unmerges joined it to, directly or through others (ids only). The
+	// events that joined them were on the erased child's subject and go
+	// with it; copies of a record that passed through it may still be on
+	// theirs, and erasing that record's child later must find them.
+	Linked []string `json:"linked,omitempty"`
 }
 
 // RetentionException is a care leaver's consent (or its withdrawal), a

@@ -37,10 +37,20 @@ func linkageOps(seq uint64, id uuid.UUID, e child.Event) []linkageOp {
 	switch e.Type {
 	case child.TypeErased:
 		by := ""
+		var linked []string
 		if e.Erased != nil {
-			by = e.Erased.By
+			by, linked = e.Erased.By, e.Erased.Linked
 		}
-		return []linkageOp{erased{child: id, by: by, at: e.At}}
+		ops := []linkageOp{erased{child: id, by: by, at: e.At}}
+		// The joins the erased child's own events recorded go with its
+		// subject; the tombstone keeps who it was joined to, for a later
+		// erasure to follow (app/retention).
+		for _, l := range linked {
+			if other, err := uuid.Parse(l); err == nil {
+				ops = append(ops, decisionLogged(seq, id, "erased-link", other, child.Decision{By: by}, e))
+			}
+		}
+		return ops
 	case child.TypeReviewRequested:
 		r := e.Review
 		cand, err := uuid.Parse(r.Candidate)
