@@ -312,6 +312,31 @@ func mergeThenUnmerge(t *testing.T, h *hub.Hub, survivor, other, why string) {
 // any of the records.
 func messagesStating(t *testing.T, h *hub.Hub, id string, records ...string) int {
 	t.Helper()
+	stated := statements(t, h, id)
+	seqs := map[uint64]bool{}
+	for _, r := range records {
+		for _, q := range stated[r] {
+			seqs[q] = true
+		}
+	}
+	return len(seqs)
+}
+
+// messageOf returns the sequence of the message of the child's history
+// that last states the record.
+func messageOf(t *testing.T, h *hub.Hub, id, record string) uint64 {
+	t.Helper()
+	var seq uint64
+	for _, q := range statements(t, h, id)[record] {
+		seq = max(seq, q)
+	}
+	return seq
+}
+
+// statements reads the child's history as a steward does: for each record
+// id, the messages that state it.
+func statements(t *testing.T, h *hub.Hub, id string) map[string][]uint64 {
+	t.Helper()
 	code, body := call(t, h, "GET", "/v1/children/"+id+"/history", nil)
 	if code != 200 {
 		t.Fatalf("history: %d %s", code, body)
@@ -320,7 +345,6 @@ func messagesStating(t *testing.T, h *hub.Hub, id string, records ...string) int
 		Events []struct {
 			Seq   uint64 `json:"seq"`
 			Event struct {
-				Type   string `json:"type"`
 				Stated *struct {
 					Source struct {
 						RecordID string `json:"record_id"`
@@ -332,18 +356,14 @@ func messagesStating(t *testing.T, h *hub.Hub, id string, records ...string) int
 	if err := json.Unmarshal(body, &hist); err != nil {
 		t.Fatal(err)
 	}
-	seqs := map[uint64]bool{}
+	out := map[string][]uint64{}
 	for _, e := range hist.Events {
-		if e.Event.Stated == nil {
-			continue
-		}
-		for _, r := range records {
-			if e.Event.Stated.Source.RecordID == r {
-				seqs[e.Seq] = true
-			}
+		if e.Event.Stated != nil {
+			r := e.Event.Stated.Source.RecordID
+			out[r] = append(out[r], e.Seq)
 		}
 	}
-	return len(seqs)
+	return out
 }
 
 // treeHolds says whether any file under dir holds v.
@@ -576,38 +596,6 @@ func erasureSaysAgainAReview(t *testing.T, how string) {
 		want = "not-linked"
 		check("decided after the erasure")
 	}
-}
-
-// messageOf returns the sequence of the message of the child's history
-// that last states the record.
-func messageOf(t *testing.T, h *hub.Hub, id, record string) uint64 {
-	t.Helper()
-	code, body := call(t, h, "GET", "/v1/children/"+id+"/history", nil)
-	if code != 200 {
-		t.Fatalf("history: %d %s", code, body)
-	}
-	var hist struct {
-		Events []struct {
-			Seq   uint64 `json:"seq"`
-			Event struct {
-				Stated *struct {
-					Source struct {
-						RecordID string `json:"record_id"`
-					} `json:"source"`
-				} `json:"stated"`
-			} `json:"event"`
-		} `json:"events"`
-	}
-	if err := json.Unmarshal(body, &hist); err != nil {
-		t.Fatal(err)
-	}
-	var seq uint64
-	for _, e := range hist.Events {
-		if e.Event.Stated != nil && e.Event.Stated.Source.RecordID == record {
-			seq = e.Seq
-		}
-	}
-	return seq
 }
 
 // checkThroughRebuildAndRestart runs check now, after a rebuild of the
