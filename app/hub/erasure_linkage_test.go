@@ -174,10 +174,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	if bID6 < aID6 {
 		surv6, abs6 = bID6, aID6
 	}
-	if code, body := call(t, h, "POST", "/v1/children/"+surv6+"/merge", map[string]string{"other": abs6, "reason": "looked the same"}); code != 200 {
-		t.Fatalf("merge: %d %s", code, body)
-	}
-	waitProjected(t, h)
+	merge(t, h, surv6, abs6, "looked the same")
 	c6 := splitOff(t, h, surv6, "another girl", b62)
 
 	for _, id := range []string{batchSplitID, splitID, absID, s3, origID, destID, x5, n52, n5, c6} {
@@ -242,10 +239,7 @@ func TestErasureTakesTheErasedChildAlone(t *testing.T) {
 	}
 	// The merge said again still undoes: the absorbed child gets her
 	// record back.
-	if code, body := call(t, h, "POST", "/v1/children/"+surv6+"/unmerge", map[string]string{"absorbed": abs6, "reason": "two children"}); code != 200 {
-		t.Fatalf("unmerge after the erasure: %d %s", code, body)
-	}
-	waitProjected(t, h)
+	unmerge(t, h, surv6, abs6, "two children")
 	back6 := b6
 	if abs6 == aID6 {
 		back6 = a6
@@ -298,11 +292,23 @@ func allOn(t *testing.T, h *hub.Hub, id string, ks ...kid) {
 // mergeThenUnmerge has a steward merge other into survivor and undo it.
 func mergeThenUnmerge(t *testing.T, h *hub.Hub, survivor, other, why string) {
 	t.Helper()
-	if code, body := call(t, h, "POST", "/v1/children/"+survivor+"/merge", map[string]string{"other": other, "reason": "looked the same"}); code != 200 {
+	merge(t, h, survivor, other, "looked the same")
+	unmerge(t, h, survivor, other, why)
+}
+
+// merge has a steward merge other into survivor.
+func merge(t *testing.T, h *hub.Hub, survivor, other, why string) {
+	t.Helper()
+	if code, body := call(t, h, "POST", "/v1/children/"+survivor+"/merge", map[string]string{"other": other, "reason": why}); code != 200 {
 		t.Fatalf("merge: %d %s", code, body)
 	}
 	waitProjected(t, h)
-	if code, body := call(t, h, "POST", "/v1/children/"+survivor+"/unmerge", map[string]string{"absorbed": other, "reason": why}); code != 200 {
+}
+
+// unmerge has a steward undo the merge of absorbed into survivor.
+func unmerge(t *testing.T, h *hub.Hub, survivor, absorbed, why string) {
+	t.Helper()
+	if code, body := call(t, h, "POST", "/v1/children/"+survivor+"/unmerge", map[string]string{"absorbed": absorbed, "reason": why}); code != 200 {
 		t.Fatalf("unmerge: %d %s", code, body)
 	}
 	waitProjected(t, h)
@@ -437,10 +443,7 @@ func erasureOfARecordSplitOffARestoredChild(t *testing.T, mergedAgain bool) {
 	// Where the restored child's records are at the end.
 	holder := bID
 	if mergedAgain {
-		if code, body := call(t, h, "POST", "/v1/children/"+cID+"/merge", map[string]string{"other": bID, "reason": "the same after all"}); code != 200 {
-			t.Fatalf("merge: %d %s", code, body)
-		}
-		waitProjected(t, h)
+		merge(t, h, cID, bID, "the same after all")
 		holder = cID
 	}
 	if err := h.Retention.Erase(ctx, uuid.MustParse(eID), "steward-request", "test", "hub/test"); err != nil {
@@ -467,10 +470,7 @@ func erasureOfARecordSplitOffARestoredChild(t *testing.T, mergedAgain bool) {
 	}
 	checkThroughRebuildAndRestart(t, &h, cfg, check)
 	if mergedAgain {
-		if code, body := call(t, h, "POST", "/v1/children/"+cID+"/unmerge", map[string]string{"absorbed": bID, "reason": "two children after all"}); code != 200 {
-			t.Fatalf("unmerge after the erasure: %d %s", code, body)
-		}
-		waitProjected(t, h)
+		unmerge(t, h, cID, bID, "two children after all")
 		allOn(t, h, bID, b2, b3)
 		if code, body := viewAs(t, h, steward, "/v1/children/"+cID); code != 200 || strings.Contains(string(body), b2.carer) || !strings.Contains(string(body), c.carer) {
 			t.Errorf("the survivor after the unmerge: %d %s", code, body)
@@ -547,10 +547,7 @@ func erasureSaysAgainAReview(t *testing.T, how string) {
 		if wID > xID {
 			t.Fatalf("the child to merge into, %s, is not older than %s", wID, xID)
 		}
-		if code, body := call(t, h, "POST", "/v1/children/"+wID+"/merge", map[string]string{"other": xID, "reason": "the same girl"}); code != 200 {
-			t.Fatalf("merge: %d %s", code, body)
-		}
-		waitProjected(t, h)
+		merge(t, h, wID, xID, "the same girl")
 		holder = wID
 	}
 	eID := splitOff(t, h, holder, "another girl", b)
@@ -642,10 +639,7 @@ func TestErasureFollowsARecordThroughAChildErasedBefore(t *testing.T) {
 	other.nhs = "9434766028"
 	other.given = "Tobiah"
 	send(t, h, other)
-	if code, body := call(t, h, "POST", "/v1/children/"+bID+"/merge", map[string]string{"other": childOf(t, h, other.agency, other.system, other.id), "reason": "the same boy"}); code != 200 {
-		t.Fatalf("merge: %d %s", code, body)
-	}
-	waitProjected(t, h)
+	merge(t, h, bID, childOf(t, h, other.agency, other.system, other.id), "the same boy")
 	allOn(t, h, bID, other, moving)
 	cID := splitOff(t, h, bID, "not the same boy", moving)
 	if err := h.Retention.Erase(ctx, uuid.MustParse(bID), "steward-request", "test", "hub/test"); err != nil {

@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
 	"contactpoint/adapters/natsjs"
 	"contactpoint/adapters/notify"
-	"contactpoint/adapters/postgres"
 	"contactpoint/domain/access"
 	"contactpoint/domain/child"
+	"contactpoint/projections/checkpointed"
 	"contactpoint/projections/directory"
 )
 
@@ -83,24 +82,14 @@ func (n *Notifier) involvement(ctx context.Context, seq uint64, body []byte) err
 // awaitDirectory waits a little for the directory projection to apply the
 // message: the view must include what the event's own message changed.
 func (n *Notifier) awaitDirectory(ctx context.Context, seq uint64) error {
-	deadline := time.Now().Add(n.wait)
-	for {
-		done, err := postgres.Checkpoint(ctx, n.d.DB, directory.Name)
-		if err != nil {
-			return fmt.Errorf("involvement notice at %d: %w", seq, err)
-		}
-		if done >= seq {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("involvement notice at %d: %w", seq, errBehind)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	ok, err := checkpointed.Await(ctx, n.d.DB, directory.Name, seq, n.wait)
+	if err != nil {
+		return fmt.Errorf("involvement notice at %d: %w", seq, err)
 	}
+	if !ok {
+		return fmt.Errorf("involvement notice at %d: %w", seq, errBehind)
+	}
+	return nil
 }
 
 // Recipients returns the practitioners recorded on the child who should

@@ -15,10 +15,10 @@ import (
 
 	"contactpoint/adapters/childmsg"
 	"contactpoint/adapters/natsjs"
-	"contactpoint/adapters/postgres"
 	"contactpoint/app/linker"
 	"contactpoint/domain/child"
 	"contactpoint/domain/record"
+	"contactpoint/projections/checkpointed"
 	"contactpoint/projections/directory"
 )
 
@@ -34,12 +34,9 @@ import (
 // new message, then the old one is deleted. A message that says more of the
 // other child (a statement of one of its own records, a correction, an
 // involvement) stays, and so do the statements and moved-out events it
-// needs to come out right; they return how many stay.
-func (s *Service) deleteMovedStatements(ctx context.Context, erased []uuid.UUID, c copies) (kept int, err error) {
-	origins, err := s.linkedTo(ctx, erased)
-	if err != nil {
-		return 0, err
-	}
+// needs to come out right; they return how many stay. origins are the
+// children linkedTo found.
+func (s *Service) deleteMovedStatements(ctx context.Context, origins []uuid.UUID, c copies) (kept int, err error) {
 	if len(origins) == 0 {
 		return 0, nil
 	}
@@ -67,17 +64,11 @@ const maxLinked = 1000
 // split from A to B and on to C, erased, is stated on A and on B. A child
 // erased before keeps, on its tombstone, whom it was joined to
 // ('erased-link'): B erased first, C is still found to reach A.
-func (s *Service) linkedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID, error) {
-	return s.linked(ctx, erased, true)
-}
-
-// joinedTo is linkedTo without the children decided apart: whom the
-// erased children were joined to, for their tombstones.
-func (s *Service) joinedTo(ctx context.Context, erased []uuid.UUID) ([]uuid.UUID, error) {
-	return s.linked(ctx, erased, false)
-}
-
-func (s *Service) linked(ctx context.Context, erased []uuid.UUID, apart bool) ([]uuid.UUID, error) {
+//
+// joined are the children joined to them, which their tombstones name;
+// apart the children decided apart from them, whose decisions' reasons
+// may name them.
+func (s *Service) linkedTo(ctx context.Context, erased []uuid.UUID) (joined, apart []uuid.UUID, err error) {
 	seen := map[uuid.UUID]bool{}
 	for _, id := range erased {
 		seen[id] = true
@@ -107,19 +98,18 @@ func (s *Service) linked(ctx context.Context, erased []uuid.UUID, apart bool) ([
 		next, err := add(`select child_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'erased-link') and other_id = any($1)
 			union select other_id from linkage_decisions where kind in ('moved-out', 'absorbed', 'merged-into', 'unmerged', 'erased-link') and child_id = any($1) and other_id is not null`, frontier)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		frontier = next
 	}
-	if !apart {
-		return out, nil
-	}
+	joined = out
 	// Then the children decided apart from them: a steward's reason on that
 	// decision, on the other child's subject, may name them.
-	if _, err := add(`select distinct child_id from linkage_decisions where kind = 'not-linked' and other_id = any($1)`, erased); err != nil {
-		return nil, err
+	apart, err = add(`select distinct child_id from linkage_decisions where kind = 'not-linked' and other_id = any($1)`, erased)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, nil
+	return joined, apart, nil
 }
 
 func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, origin uuid.UUID, c copies) (kept int, err error) {
@@ -198,6 +188,16 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 		stmt.Earlier = child.EarlierThan(feeds[ss.Source.Key()], stmt.FeedSeq)
 		return stmt
 	}
+	// sayAgain is the events that state the record so: its statement, and
+	// its withdrawal if it is withdrawn.
+	sayAgain := func(ss *child.SourceState) []child.Event {
+		stmt := restatement(ss)
+		out := []child.Event{{Type: child.TypeStated, Stated: &stmt}}
+		if ss.Withdrawn {
+			out = append(out, child.Event{Type: child.TypeWithdrawn, Withdrawn: &child.Withdrawn{Source: ss.Source.Key(), FeedSeq: ss.FeedSeq}})
+		}
+		return out
+	}
 	own := func(p *plan, k record.SourceKey, e child.Event) {
 		switch {
 		case held[k]:
@@ -210,11 +210,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 				p.keep = true
 				return
 			}
-			stmt := restatement(ss)
-			p.restate = append(p.restate, child.Event{Type: child.TypeStated, Stated: &stmt})
-			if ss.Withdrawn {
-				p.restate = append(p.restate, child.Event{Type: child.TypeWithdrawn, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})
-			}
+			p.restate = append(p.restate, sayAgain(ss)...)
 		case e.MovedOut != nil:
 			// Taken off the origin, and not back: taking it off again at
 			// the end leaves the origin without it, as now.
@@ -357,12 +353,7 @@ func (s *Service) deleteMovedFrom(ctx context.Context, st jetstream.Stream, orig
 				}
 				for _, k := range heldKeys(final, held) {
 					restated[k] = true
-					ss := final.Sources[k]
-					stmt := restatement(ss)
-					p.restate = append(p.restate, child.Event{Type: child.TypeStated, Stated: &stmt})
-					if ss.Withdrawn {
-						p.restate = append(p.restate, child.Event{Type: child.TypeWithdrawn, Withdrawn: &child.Withdrawn{Source: k, FeedSeq: ss.FeedSeq}})
-					}
+					p.restate = append(p.restate, sayAgain(final.Sources[k])...)
 				}
 			case e.Type == child.TypeRegistered && e.Registered != nil:
 				r := *e.Registered
@@ -548,23 +539,12 @@ func (s *Service) tasksOf(ctx context.Context, seqs []uint64) (map[uint64]task, 
 	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}
-	deadline := time.Now().Add(projectionWait)
-	for {
-		done, err := postgres.Checkpoint(ctx, s.DB, directory.Name)
-		if err != nil {
-			return nil, fmt.Errorf("erase: %w", err)
-		}
-		if done >= last {
-			break
-		}
-		if time.Now().After(deadline) {
-			return out, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	caught, err := checkpointed.Await(ctx, s.DB, directory.Name, last, projectionWait)
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	if !caught {
+		return out, nil
 	}
 	ids := make([]int64, len(seqs))
 	for i, q := range seqs {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -402,7 +403,7 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, rule, reason, by stri
 	if !life.ArchivedOn.IsZero() {
 		er.ArchivedOn = retention.Format(life.ArchivedOn)
 	}
-	joined, err := s.joinedTo(ctx, c.children)
+	joined, apart, err := s.linkedTo(ctx, c.children)
 	if err != nil {
 		return err
 	}
@@ -416,7 +417,7 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, rule, reason, by stri
 	// The child's own subject goes last: it is what collect reads, so a
 	// run that stops part-way finds again, on the next run, every copy
 	// still to delete.
-	kept, err := s.deleteMovedStatements(ctx, c.children, c)
+	kept, err := s.deleteMovedStatements(ctx, slices.Concat(joined, apart), c)
 	if err != nil {
 		return err
 	}

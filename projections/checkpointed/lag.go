@@ -58,3 +58,28 @@ func StreamLag(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, 
 	l.Seconds = max(0, time.Since(m.Time).Seconds())
 	return l, nil
 }
+
+// Await waits, at most wait, until the consumer's checkpoint in PostgreSQL
+// reaches seq: a reader that must see what a message changed asks the
+// projection, wherever it runs, rather than applying it itself. It reports
+// false, without an error, when the checkpoint did not get there in time.
+func Await(ctx context.Context, pool *pgxpool.Pool, name string, seq uint64, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		done, err := postgres.Checkpoint(ctx, pool, name)
+		if err != nil {
+			return false, err
+		}
+		if done >= seq {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
